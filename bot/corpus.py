@@ -1,0 +1,169 @@
+"""Finding the transcripts in a corpus folder and what is known about each.
+
+A corpus is a folder tree of transcript files. Each folder may hold a ``manifest.jsonl``
+(one JSON object per file: ``file``, ``title``, ``date``, ``place``, ``url``, ...) and any
+file may have a same-name ``.json`` sidecar; both supply or override the metadata read from
+the file itself. Every transcript gets a fingerprint of its bytes and its metadata, which
+is how the indexer knows what changed without parsing or embedding anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from .decoding import MAX_FILE_BYTES, read_text
+from .errors import BotError, UnreadableFile
+from .formats import EXTENSIONS, choose_format
+from .records import ParsedTranscript
+
+MANIFEST = "manifest.jsonl"
+# Files that live in corpus folders but are not transcripts.
+NOT_TRANSCRIPTS = ("readme", "license", "licence", "copying", "source_copyright_notice", "notice")
+PARSER_VERSION = "1"  # bump when parsing rules change, so every transcript is re-read
+
+
+@dataclass
+class CorpusFile:
+    """A transcript file found in the corpus, before it is read."""
+
+    path: Path
+    rel: str  # path relative to the corpus root, with forward slashes
+    metadata: dict[str, Any] = field(default_factory=dict)  # from manifest.jsonl and sidecar
+    fingerprint: str = ""
+
+
+@dataclass
+class CorpusScan:
+    files: list[CorpusFile]
+    problems: list[str]  # one line each, naming the file and the reason
+
+
+def scan(root: Path, max_bytes: int = MAX_FILE_BYTES) -> CorpusScan:
+    """List the transcripts under ``root`` with their metadata and fingerprints."""
+    if not root.exists():
+        raise BotError(f"corpus folder not found: {root}")
+    if not root.is_dir():
+        raise BotError(f"corpus path is not a folder: {root}")
+    problems: list[str] = []
+    manifests: dict[Path, dict[str, dict[str, Any]]] = {}
+    files: list[CorpusFile] = []
+    for path in sorted(_walk(root)):
+        rel = path.relative_to(root).as_posix()
+        name = path.name.lower()
+        if name == MANIFEST or not name.endswith(tuple(EXTENSIONS)):
+            continue
+        if name.split(".")[0] in NOT_TRANSCRIPTS or name.endswith(".list"):
+            continue
+        if name.endswith(".json") and _has_transcript_sibling(path):
+            continue  # a metadata sidecar, read below with its transcript
+        folder = path.parent
+        if folder not in manifests:
+            manifests[folder] = _read_manifest(folder / MANIFEST, root, problems)
+        meta = dict(manifests[folder].get(path.name, {}))
+        sidecar = path.with_suffix(".json")
+        if sidecar != path and sidecar.exists():
+            meta.update(_read_sidecar(sidecar, root, problems))
+        try:
+            size = path.stat().st_size
+            digest = _hash_file(path) if size <= max_bytes else f"size:{size}"
+        except OSError as exc:
+            problems.append(f"{rel}: cannot read ({exc.strerror}); skipped")
+            continue
+        fingerprint = hashlib.sha256(
+            f"{PARSER_VERSION}\n{digest}\n{json.dumps(meta, sort_keys=True)}".encode()
+        ).hexdigest()[:32]
+        files.append(CorpusFile(path=path, rel=rel, metadata=meta, fingerprint=fingerprint))
+    return CorpusScan(files=files, problems=problems)
+
+
+def read_transcript(item: CorpusFile, max_bytes: int = MAX_FILE_BYTES) -> ParsedTranscript:
+    """Decode and parse one transcript, with manifest/sidecar metadata applied.
+
+    Raises UnreadableFile (naming the file) when it is binary, empty, too large or yields no
+    text. Decoding warnings travel in ``ParsedTranscript.warnings``.
+    """
+    decoded = read_text(item.path, item.rel, max_bytes)
+    fmt = choose_format(item.path.name, decoded.text)
+    try:
+        parsed = fmt.parse(decoded.text)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UnreadableFile(f"{item.rel}: not a readable {fmt.name} transcript ({exc}); skipped") from None
+    parsed.warnings = [*([decoded.warning] if decoded.warning else []), *parsed.warnings]
+    if not any(t.text.strip() for t in parsed.turns):
+        raise UnreadableFile(f"{item.rel}: no transcript text found ({fmt.name}); skipped")
+    meta = item.metadata
+    for key in ("title", "date", "place", "url"):
+        value = meta.get(key)
+        if value not in (None, ""):
+            setattr(parsed.meta, key, str(value))
+    if not parsed.meta.title:
+        parsed.meta.title = item.path.stem
+    return parsed
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    for path in root.rglob("*"):
+        if any(part.startswith(".") for part in path.relative_to(root).parts):
+            continue
+        if path.is_file():
+            yield path
+
+
+def _has_transcript_sibling(path: Path) -> bool:
+    stem = path.name[: -len(".json")]
+    return any(
+        sibling != path and sibling.name.startswith(stem + ".") and sibling.suffix.lower() in EXTENSIONS
+        and sibling.name[len(stem):].count(".") == 1
+        for sibling in path.parent.iterdir()
+    )
+
+
+def _read_manifest(path: Path, root: Path, problems: list[str]) -> dict[str, dict[str, Any]]:
+    """Entries of a folder's manifest.jsonl by file name; a bad line is reported and ignored."""
+    if not path.exists():
+        return {}
+    rel = path.relative_to(root).as_posix()
+    entries: dict[str, dict[str, Any]] = {}
+    try:
+        lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
+    except OSError as exc:
+        problems.append(f"{rel}: cannot read ({exc.strerror}); metadata from it ignored")
+        return {}
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append(f"{rel}:{number}: not valid JSON ({exc.msg}); line ignored")
+            continue
+        if not isinstance(entry, dict) or not isinstance(entry.get("file"), str):
+            problems.append(f"{rel}:{number}: no \"file\" field; line ignored")
+            continue
+        entries[entry["file"]] = {k: entry[k] for k in ("title", "date", "place", "url") if k in entry}
+    return entries
+
+
+def _read_sidecar(path: Path, root: Path, problems: list[str]) -> dict[str, Any]:
+    rel = path.relative_to(root).as_posix()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        problems.append(f"{rel}: unreadable metadata sidecar ({exc}); ignored")
+        return {}
+    if not isinstance(data, dict):
+        problems.append(f"{rel}: metadata sidecar is not a JSON object; ignored")
+        return {}
+    return {k: data[k] for k in ("title", "date", "place", "url") if k in data}
+
+
+def _hash_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -1,0 +1,32 @@
+"""Errors that front ends turn into one-line messages (exit code 1 in the CLI, gr.Error in the web).
+
+Every message names the file or value at fault and, where there is one, the fix.
+"""
+
+
+class BotError(Exception):
+    """A problem the user can act on; its text is shown as is, without a traceback."""
+
+
+class UnreadableFile(BotError):
+    """A corpus file that cannot be turned into text (binary, empty, too large, undecodable)."""
+
+
+class IndexMissing(BotError):
+    """No index exists yet at the given path."""
+
+
+class IndexMismatch(BotError):
+    """The index was built by another model, passage rules or format version."""
+
+
+class IndexCorrupt(BotError):
+    """An index file is truncated or does not match its recorded checksum."""
+
+
+class IndexBusy(BotError):
+    """Another process holds the index lock."""
+
+
+class BadQuery(BotError):
+    """A question or filter value that cannot be used (empty, too long, a bad date)."""

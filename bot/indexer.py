@@ -1,0 +1,298 @@
+"""Bringing the index in line with the corpus, re-embedding only what changed.
+
+A transcript whose fingerprint (bytes + metadata + parser version) is unchanged keeps its
+passages and vectors as they are. A changed one is re-parsed; of its new passages, those
+whose embedding text is identical to an old passage reuse the old vector, so editing one
+paragraph re-embeds only that paragraph's passages. Removed transcripts are dropped by id
+from FAISS. The result is written as a new generation (see `store`), under the writer lock.
+
+Nothing already indexed is lost to bad input: a transcript that has become unreadable keeps
+its previous passages (with a warning), and a corpus folder with no transcripts at all is
+refused rather than emptying the index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from . import store
+from .chunking import PASSAGE_RULES, embedding_text, passages_for
+from .corpus import CorpusFile, read_transcript, scan
+from .decoding import MAX_FILE_BYTES
+from .embedding import Embedder
+from .errors import BotError, IndexCorrupt, IndexMismatch, IndexMissing, UnreadableFile
+from .keyword import KeywordIndex
+from .records import Passage
+
+EMBEDDING_MODE = "speaker+context"
+KEYWORD_MODE = "speaker+context"
+APPROXIMATE_ABOVE = 200_000  # passages; past this an IVF index is used (see README, "Scale")
+
+
+@dataclass
+class SyncReport:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    kept_stale: list[str] = field(default_factory=list)  # unreadable now, previous version kept
+    problems: list[str] = field(default_factory=list)
+    passages: int = 0
+    embedded: int = 0
+    reused: int = 0
+    seconds: float = 0.0
+    rebuilt_because: str | None = None
+    wrote: bool = False
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
+            f"{len(self.unchanged)} unchanged transcripts; {self.passages} passages "
+            f"({self.embedded} embedded, {self.reused} vectors reused); {self.seconds:.1f} s"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "added": self.added, "changed": self.changed, "removed": self.removed,
+            "unchanged": len(self.unchanged), "kept_stale": self.kept_stale, "problems": self.problems,
+            "passages": self.passages, "embedded": self.embedded, "reused": self.reused,
+            "seconds": round(self.seconds, 2), "rebuilt_because": self.rebuilt_because,
+        }
+
+
+@dataclass
+class Freshness:
+    """How the index compares with the corpus, without reading or embedding anything."""
+
+    added: list[str]
+    changed: list[str]
+    removed: list[str]
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+    def describe(self) -> str:
+        if not self.stale:
+            return "up to date"
+        return f"stale: {len(self.added)} new, {len(self.changed)} changed, {len(self.removed)} removed transcripts"
+
+
+def freshness(corpus: Path, manifest: dict[str, Any]) -> Freshness:
+    files = scan(corpus).files
+    known = manifest.get("transcripts", {})
+    seen = {f.rel: f.fingerprint for f in files}
+    return Freshness(
+        added=sorted(r for r in seen if r not in known),
+        changed=sorted(r for r, fp in seen.items() if r in known and known[r]["fingerprint"] != fp),
+        removed=sorted(r for r in known if r not in seen),
+    )
+
+
+def _embed_key(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def sync(
+    corpus: Path,
+    index_dir: Path,
+    model: str,
+    embedder_factory: Callable[[], Embedder],
+    full: bool = False,
+    progress: bool = True,
+    max_bytes: int = MAX_FILE_BYTES,
+    approximate: bool | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> SyncReport:
+    """Update (or with ``full``, rebuild) the index at ``index_dir`` from ``corpus``."""
+    started = time.perf_counter()
+    report = SyncReport()
+    say = warn or (lambda line: print(line, file=sys.stderr))
+    listing = scan(corpus, max_bytes)
+    report.problems.extend(listing.problems)
+    if not listing.files:
+        raise BotError(f"no transcripts found in {corpus}/; index left unchanged")
+
+    with store.locked(index_dir):
+        old: store.IndexData | None = None
+        if not full:
+            try:
+                old = store.load(index_dir, model=model, passage_rules=PASSAGE_RULES)
+                if old.manifest.get("embedding_text") != EMBEDDING_MODE:
+                    raise IndexMismatch("embedding text rules changed")
+            except IndexMissing:
+                pass
+            except (IndexMismatch, IndexCorrupt) as exc:
+                report.rebuilt_because = str(exc)
+                say(f"rebuilding the whole index: {exc}")
+                old = None
+        old_transcripts: dict[str, Any] = old.manifest.get("transcripts", {}) if old else {}
+        old_by_transcript: dict[str, list[Passage]] = {}
+        if old:
+            for p in old.passages:
+                old_by_transcript.setdefault(p.transcript, []).append(p)
+        next_id = int(old.manifest.get("next_id", 0)) if old else 0
+
+        keep: list[Passage] = []
+        fresh: list[Passage] = []
+        transcripts: dict[str, Any] = {}
+        for item in listing.files:
+            before = old_transcripts.get(item.rel)
+            if before and before["fingerprint"] == item.fingerprint:
+                report.unchanged.append(item.rel)
+                keep.extend(old_by_transcript.get(item.rel, []))
+                transcripts[item.rel] = before
+                continue
+            try:
+                parsed = read_transcript(item, max_bytes)
+            except UnreadableFile as exc:
+                if before:
+                    report.kept_stale.append(item.rel)
+                    report.problems.append(f"{exc}; its previously indexed version is kept")
+                    keep.extend(old_by_transcript.get(item.rel, []))
+                    transcripts[item.rel] = before
+                else:
+                    report.problems.append(str(exc))
+                continue
+            report.problems.extend(parsed.warnings)
+            new = passages_for(item.rel, parsed, next_id)
+            next_id += len(new)
+            fresh.extend(new)
+            (report.changed if before else report.added).append(item.rel)
+            transcripts[item.rel] = _transcript_entry(item, parsed, len(new))
+        report.removed = sorted(set(old_transcripts) - set(transcripts))
+
+        if old and not fresh and not report.removed:
+            report.passages = len(old.passages)
+            report.seconds = time.perf_counter() - started
+            return report  # nothing to do: leave the index exactly as it is
+
+        # Vectors: reuse those of identical embedding text from replaced passages.
+        dropped = [p for rel in report.changed + report.removed for p in old_by_transcript.get(rel, [])]
+        reusable = {_embed_key(embedding_text(p, EMBEDDING_MODE)): p.id for p in dropped}
+        texts = [embedding_text(p, EMBEDDING_MODE) for p in fresh]
+        vectors = np.zeros((len(fresh), 0), dtype=np.float32)
+        to_embed: list[int] = []
+        reused_rows: dict[int, int] = {}
+        for row, text in enumerate(texts):
+            old_id = reusable.get(_embed_key(text))
+            if old_id is not None and old is not None:
+                reused_rows[row] = old_id
+            else:
+                to_embed.append(row)
+        dimension = int(old.manifest["model"]["dimension"]) if old else 0
+        if to_embed or not old:
+            embedder = embedder_factory()
+            dimension = embedder.dimension
+            vectors = np.zeros((len(fresh), dimension), dtype=np.float32)
+            if to_embed:
+                vectors[to_embed] = _embed_with_progress(embedder, [texts[r] for r in to_embed], progress)
+        else:
+            vectors = np.zeros((len(fresh), dimension), dtype=np.float32)
+        for row, old_id in reused_rows.items():
+            vectors[row] = old.vectors.reconstruct(int(old_id))
+        report.embedded, report.reused = len(to_embed), len(reused_rows)
+
+        all_passages = sorted(keep + fresh, key=lambda p: (p.transcript, p.turn, p.part))
+        use_ivf = approximate if approximate is not None else len(all_passages) > APPROXIMATE_ABOVE
+        kind = "ivf" if use_ivf else "flat"
+        fresh_ids = np.array([p.id for p in fresh], dtype=np.int64)
+        if old is not None and old.manifest.get("vector_index", {}).get("kind", "flat") == kind:
+            index = old.vectors
+            drop_ids = np.array([p.id for p in dropped], dtype=np.int64)
+            if len(drop_ids):
+                index.remove_ids(drop_ids)
+            if len(fresh):
+                index.add_with_ids(vectors, fresh_ids)
+        else:
+            kept = (np.vstack([old.vectors.reconstruct(int(p.id)) for p in keep]) if keep and old
+                    else np.zeros((0, dimension), dtype=np.float32))
+            index = _new_filled_index(kind, dimension, np.vstack([kept, vectors]).astype(np.float32),
+                                      np.concatenate([np.array([p.id for p in keep], dtype=np.int64), fresh_ids]))
+
+        keyword = KeywordIndex.build([embedding_text(p, KEYWORD_MODE) for p in all_passages])
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        manifest = {
+            "model": {"name": model, "dimension": dimension, "normalized": True, "metric": "inner_product"},
+            "passage_rules": PASSAGE_RULES,
+            "embedding_text": EMBEDDING_MODE,
+            "keyword": {"library": "bm25s", "method": "lucene", "text": KEYWORD_MODE, "stemmer": "english"},
+            "vector_index": {"kind": kind, "storage": "fp16"},
+            "built_at": old.manifest.get("built_at", now) if old else now,
+            "corpus": str(corpus),
+            "next_id": next_id,
+            "transcripts": dict(sorted(transcripts.items())),
+        }
+        store.write(index_dir, manifest, all_passages, index, keyword)
+        report.wrote = True
+        report.passages = len(all_passages)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _new_filled_index(kind: str, dimension: int, vectors: np.ndarray, ids: np.ndarray):
+    """A new FAISS index of ``kind`` holding ``vectors`` (first build, or a switch of kind)."""
+    nlist = max(1, int(4 * np.sqrt(max(len(vectors), 1)))) if kind == "ivf" else 0
+    index = store.new_vector_index(dimension, kind=kind, nlist=nlist)
+    if kind == "ivf":
+        if len(vectors) < nlist:
+            raise BotError(f"an approximate index needs at least {nlist} passages; use the exact one")
+        rng = np.random.default_rng(0)
+        sample = vectors[rng.choice(len(vectors), min(len(vectors), nlist * 64), replace=False)]
+        index.index.train(sample)
+        index.index.nprobe = max(1, nlist // 8)
+    if len(vectors):
+        index.add_with_ids(vectors, ids)
+    return index
+
+
+def _embed_with_progress(embedder: Embedder, texts: list[str], progress: bool) -> np.ndarray:
+    from tqdm import tqdm
+
+    with tqdm(total=len(texts), unit="passage", desc="embedding", disable=not progress, file=sys.stderr,
+              dynamic_ncols=True, mininterval=1.0) as bar:
+        return embedder.embed_documents(texts, progress=bar.update)
+
+
+def _transcript_entry(item: CorpusFile, parsed, n_passages: int) -> dict[str, Any]:
+    speakers = Counter(t.speaker for t in parsed.turns if t.speaker)
+    return {
+        "fingerprint": item.fingerprint, "format": parsed.format, "title": parsed.meta.title,
+        "date": parsed.meta.date, "place": parsed.meta.place, "url": parsed.meta.url,
+        "turns": len(parsed.turns), "speakers": len(speakers), "passages": n_passages,
+    }
+
+
+@dataclass
+class CheckedFile:
+    rel: str
+    format: str | None
+    turns: int
+    speakers: int
+    problem: str | None = None
+
+
+def check(corpus: Path, max_bytes: int = MAX_FILE_BYTES) -> tuple[list[CheckedFile], list[str]]:
+    """Read every transcript as indexing would, changing nothing: per-file results and problems."""
+    listing = scan(corpus, max_bytes)
+    problems = list(listing.problems)
+    results = []
+    for item in listing.files:
+        try:
+            parsed = read_transcript(item, max_bytes)
+        except UnreadableFile as exc:
+            problems.append(str(exc))
+            results.append(CheckedFile(item.rel, None, 0, 0, str(exc)))
+            continue
+        problems.extend(parsed.warnings)
+        speakers = {t.speaker for t in parsed.turns if t.speaker}
+        results.append(CheckedFile(item.rel, parsed.format, len(parsed.turns), len(speakers)))
+    return results, problems

@@ -1,0 +1,270 @@
+"""The index on disk: a self-describing folder of plain files, replaced atomically.
+
+Layout of ``index/``::
+
+    manifest.json               format, model, dimension, counts, per-transcript fingerprints,
+                                the data files of the current generation and their checksums
+    passages.<gen>.jsonl        one passage per line (verbatim text and citation fields)
+    vectors.<gen>.faiss         FAISS inner-product index over normalised vectors, int64 ids
+    keyword.<gen>/              the bm25s BM25 index (JSON + .npy), rows in passages order
+
+An update writes the next generation's data files beside the current ones, then replaces
+``manifest.json`` in one ``os.replace``: a reader (or a crash) sees either the old complete
+index or the new complete one, never a mix. The previous generation's files are kept, so a
+server that read the old manifest a moment ago can still load it; older ones are removed.
+Every data file's SHA-256 is checked on load, so a truncated or altered file is reported by
+name instead of returning wrong results.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from .errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexMissing
+from .keyword import KeywordIndex
+from .records import Passage
+
+FORMAT_NAME = "transcript-bot-index"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+LOCK = ".lock"
+
+
+def new_vector_index(dimension: int, storage: str = "fp16", kind: str = "flat", nlist: int = 0):
+    """An empty FAISS index over normalised vectors with explicit int64 ids.
+
+    Inner product on L2-normalised vectors is cosine similarity. ``flat`` search is exact
+    (exhaustive); ``fp16`` stores each component in half precision, halving the size on disk
+    for a cosine error below 1e-3. ``ivf`` is the approximate index for large corpora: it
+    needs training (see ``train_if_needed``) and keeps ids removable.
+    """
+    import faiss
+
+    if kind == "ivf":
+        quantizer = faiss.IndexFlatIP(dimension)
+        qtype = faiss.ScalarQuantizer.QT_fp16 if storage == "fp16" else faiss.ScalarQuantizer.QT_8bit
+        inner = faiss.IndexIVFScalarQuantizer(quantizer, dimension, max(1, nlist), qtype, faiss.METRIC_INNER_PRODUCT)
+        return faiss.IndexIDMap2(inner)
+    if storage == "fp16":
+        inner = faiss.IndexScalarQuantizer(dimension, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
+    else:
+        inner = faiss.IndexFlatIP(dimension)
+    return faiss.IndexIDMap2(inner)  # the Python wrapper keeps ``inner`` alive
+
+
+@dataclass
+class IndexData:
+    """A loaded index: manifest, passages in row order, the FAISS index and the BM25 index."""
+
+    folder: Path
+    manifest: dict[str, Any]
+    passages: list[Passage]
+    vectors: Any  # faiss.IndexIDMap2
+    keyword: KeywordIndex
+    generation: int
+
+    def __post_init__(self) -> None:
+        self.row_of = {p.id: row for row, p in enumerate(self.passages)}
+        self.ids = np.array([p.id for p in self.passages], dtype=np.int64)
+
+
+def manifest_path(folder: Path) -> Path:
+    return folder / MANIFEST
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    """The index manifest; IndexMissing if there is no index, IndexCorrupt if it is unreadable."""
+    path = manifest_path(folder)
+    if not path.exists():
+        raise IndexMissing(f"no index at {folder}/ (run: transcript-bot index --index {folder})")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IndexCorrupt(f"{path}: unreadable index manifest ({exc}); rebuild with: transcript-bot index --full") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+        raise IndexCorrupt(f"{path}: not a transcript-bot index manifest; rebuild with: transcript-bot index --full")
+    return manifest
+
+
+def check_compatible(manifest: dict[str, Any], folder: Path, model: str | None, passage_rules: str | None) -> None:
+    """Refuse an index of another format version, model or passage rules, saying how to fix it."""
+    fix = f"rebuild it with: transcript-bot index --full --index {folder}"
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexMismatch(
+            f"{folder}/ has index format {manifest.get('format_version')}, this version reads {FORMAT_VERSION}; {fix}"
+        )
+    built_with = manifest.get("model", {}).get("name")
+    if model is not None and built_with != model:
+        raise IndexMismatch(f"{folder}/ was built with model {built_with!r}, not {model!r}; {fix} --model {model}")
+    if passage_rules is not None and manifest.get("passage_rules") != passage_rules:
+        raise IndexMismatch(
+            f"{folder}/ was built with passage rules {manifest.get('passage_rules')!r}, "
+            f"this version uses {passage_rules!r}; {fix}"
+        )
+
+
+def load(folder: Path, model: str | None = None, passage_rules: str | None = None) -> IndexData:
+    """Load and verify the current generation of the index in ``folder``."""
+    import faiss
+
+    manifest = read_manifest(folder)
+    check_compatible(manifest, folder, model, passage_rules)
+    files = manifest.get("files", {})
+    for key in ("passages", "vectors", "keyword"):
+        if key not in files:
+            raise IndexCorrupt(f"{manifest_path(folder)}: names no {key} file; rebuild with: transcript-bot index --full")
+    for key, entry in files.items():
+        _verify(folder / entry["path"], entry.get("sha256"))
+    passages_file = folder / files["passages"]["path"]
+    passages = [Passage.from_json(json.loads(line)) for line in passages_file.read_text(encoding="utf-8").splitlines() if line]
+    try:
+        vectors = faiss.read_index(str(folder / files["vectors"]["path"]))
+    except RuntimeError as exc:
+        raise IndexCorrupt(f"{folder / files['vectors']['path']}: unreadable FAISS index ({str(exc).splitlines()[0]}); "
+                           "rebuild with: transcript-bot index --full") from None
+    if vectors.ntotal != len(passages) or len(passages) != manifest.get("passages"):
+        raise IndexCorrupt(
+            f"{folder}/: {vectors.ntotal} vectors but {len(passages)} passages (manifest says {manifest.get('passages')}); "
+            "rebuild with: transcript-bot index --full"
+        )
+    keyword = KeywordIndex.load(folder / files["keyword"]["path"], len(passages))
+    return IndexData(folder, manifest, passages, vectors, keyword, int(manifest.get("generation", 0)))
+
+
+def write(folder: Path, manifest: dict[str, Any], passages: list[Passage], vectors, keyword: KeywordIndex) -> int:
+    """Write a new generation and switch the manifest to it atomically; returns the generation."""
+    import faiss
+
+    folder.mkdir(parents=True, exist_ok=True)
+    previous = None
+    with contextlib.suppress(IndexMissing, IndexCorrupt):
+        previous = read_manifest(folder)
+    generation = int(previous.get("generation", 0)) + 1 if previous else 1
+    while any(folder.glob(f"*.{generation:06d}*")):  # leftovers of an interrupted run
+        _remove_generation(folder, generation)
+    tag = f"{generation:06d}"
+    names = {"passages": f"passages.{tag}.jsonl", "vectors": f"vectors.{tag}.faiss", "keyword": f"keyword.{tag}"}
+
+    tmp = folder / f".{names['passages']}.tmp"
+    with tmp.open("w", encoding="utf-8") as f:
+        for p in passages:
+            f.write(json.dumps(p.to_json(), ensure_ascii=False) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, folder / names["passages"])
+
+    tmp = folder / f".{names['vectors']}.tmp"
+    faiss.write_index(vectors, str(tmp))
+    _fsync(tmp)
+    os.replace(tmp, folder / names["vectors"])
+
+    tmp_dir = folder / f".{names['keyword']}.tmp"
+    shutil.rmtree(tmp_dir, ignore_errors=True)
+    tmp_dir.mkdir()
+    keyword.save(tmp_dir)
+    for child in tmp_dir.iterdir():
+        _fsync(child)
+    os.replace(tmp_dir, folder / names["keyword"])
+
+    manifest = dict(manifest)
+    manifest.update(
+        format=FORMAT_NAME, format_version=FORMAT_VERSION, generation=generation, passages=len(passages),
+        files={k: {"path": v, "sha256": _checksum(folder / v)} for k, v in names.items()},
+        updated_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    )
+    tmp = folder / f".{MANIFEST}.tmp"
+    tmp.write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    _fsync(tmp)
+    os.replace(tmp, manifest_path(folder))
+    _fsync_dir(folder)
+    # Keep the previous generation for readers that loaded its manifest a moment ago.
+    for old in _generations(folder):
+        if old < generation - 1:
+            _remove_generation(folder, old)
+    return generation
+
+
+@contextlib.contextmanager
+def locked(folder: Path) -> Iterator[None]:
+    """Hold the index's writer lock; a second writer is refused at once with IndexBusy.
+
+    The lock is an OS file lock, so it is released when its process dies, even by SIGKILL.
+    """
+    from filelock import FileLock, Timeout
+
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(folder / LOCK), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise IndexBusy(
+            f"{folder}/ is being updated by another transcript-bot index run (lock {folder / LOCK}); "
+            "wait for it to finish and run again"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _generations(folder: Path) -> set[int]:
+    found = set()
+    for path in folder.iterdir():
+        parts = path.name.lstrip(".").split(".")
+        if len(parts) >= 2 and parts[0] in ("passages", "vectors", "keyword") and parts[1].isdigit():
+            found.add(int(parts[1]))
+    return found
+
+
+def _remove_generation(folder: Path, generation: int) -> None:
+    tag = f"{generation:06d}"
+    for path in list(folder.iterdir()):
+        if f".{tag}" in path.name and path.name.lstrip(".").split(".")[0] in ("passages", "vectors", "keyword"):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+
+
+def _checksum(path: Path) -> str:
+    h = hashlib.sha256()
+    targets = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for target in targets:
+        if path.is_dir():
+            h.update(target.relative_to(path).as_posix().encode() + b"\0")
+        with target.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+def _verify(path: Path, expected: str | None) -> None:
+    if not path.exists():
+        raise IndexCorrupt(f"{path}: index file missing; rebuild with: transcript-bot index --full")
+    if expected and _checksum(path) != expected:
+        raise IndexCorrupt(
+            f"{path}: index file is truncated or altered (checksum mismatch); rebuild with: transcript-bot index --full"
+        )
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        _fsync(folder)
