@@ -29,7 +29,8 @@ MENU_LINES = {
 }
 BREADCRUMB = re.compile(r"^[A-Z][\w ,’'&-]{0,60}?\s+/\s*$")  # "Transcripts   /"
 
-LABEL = re.compile(r"^(?P<label>[^\s:][^:\n]{0,160}?):(?:[ \t\u00a0]+|\n|$)")
+# The colon may be followed by the closing emphasis of a Markdown label ("**Speaker:** text").
+LABEL = re.compile(r"^(?P<label>[^\s:][^:\n]{0,160}?):(?:\*{1,2}|_{1,2})?(?:[ \t\u00a0]+|\n|$)")
 # Words a speaker label may hold in lower case ("President of the Republic of ...").
 LABEL_FUNCTION_WORDS = {
     "of", "the", "and", "de", "da", "del", "della", "van", "von", "der", "den", "for", "on",
@@ -37,6 +38,7 @@ LABEL_FUNCTION_WORDS = {
     "–", "and/or", "with", "ibn", "e", "das", "dos", "do",
 }
 MARKDOWN_EMPHASIS = re.compile(r"^[*_#>\s]+|[*_]+$")
+QUESTION_NUMBER = re.compile(r"^\[\d+\.?\]\s*")  # "[18.] Q:": the number is not part of the name
 
 
 def looks_like_label(label: str) -> bool:
@@ -135,7 +137,7 @@ def parse(text: str) -> ParsedTranscript:
         if m and looks_like_label(m["label"]):
             if start is not None:
                 turns.append(Turn(len(turns), speaker, text[start:end]))
-            speaker = MARKDOWN_EMPHASIS.sub("", m["label"]).strip()
+            speaker = QUESTION_NUMBER.sub("", MARKDOWN_EMPHASIS.sub("", m["label"]).strip())
             start, end = p_start + m.end(), p_end
             if start >= end:  # a label alone on its line: the turn's text follows
                 start = None
