@@ -394,6 +394,7 @@ def test_jsonl_with_metadata_line():
         ('{"speaker": "A", "text": "x"}\n{"speaker": oops}\n', "invalid JSON on line 2"),
         ('{"name": "package", "version": "1.0"}', "no list of turns"),
         ("[1, 2, 3]", "no list of turns"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
     ],
 )
 def test_json_errors_raise_value_error(text, reason):

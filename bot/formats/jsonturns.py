@@ -105,12 +105,16 @@ def _load(text: str) -> Any:
     text = text.lstrip("\ufeff")
     try:
         return json.loads(text)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
     except json.JSONDecodeError as whole:
         lines = [(n, line) for n, line in enumerate(text.split("\n"), 1) if line.strip()]
         objects = []
         for n, line in lines:
             try:
                 objects.append(json.loads(line))
+            except RecursionError:
+                raise ValueError(f"JSON nested too deeply on line {n}") from None
             except json.JSONDecodeError as exc:
                 if objects:  # JSON Lines with a broken line: name that line
                     raise ValueError(f"invalid JSON on line {n}: {exc.msg} (column {exc.colno})") from None
