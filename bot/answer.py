@@ -1,0 +1,150 @@
+"""Composing what the user sees: the extractive answer, hits and their citations.
+
+The answer is never generated text: it is the one to three source sentences that best
+answer the question, quoted verbatim from the hits, each followed by the [n] of its hit.
+Citations carry everything a reader needs to check a quote: speaker, title, date, place,
+turn number, time (for recordings) and the source link.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .chunking import sentence_spans
+from .records import Passage
+
+NOT_FOUND = "No transcript in the corpus answers this; closest passages:"
+
+
+@dataclass
+class Hit:
+    rank: int
+    passage: Passage
+    score: float
+    similarity: float
+    keyword: float
+    relevance: str  # "strong" | "good" | "weak": what the similarity means to a person
+    highlights: list[tuple[int, int]] = field(default_factory=list)  # answer sentences in text
+
+    def citation(self) -> str:
+        return citation_line(self.passage, self.rank)
+
+    def to_json(self) -> dict[str, Any]:
+        p = self.passage
+        return {
+            "rank": self.rank, "score": round(self.score, 4), "similarity": round(self.similarity, 4),
+            "relevance": self.relevance, "transcript": p.transcript, "title": p.title, "date": p.date,
+            "place": p.place, "url": p.url, "link": source_link(p), "speaker": p.speaker, "turn": p.turn,
+            "part": p.part, "start": p.start, "end": p.end, "timestamp": timestamp(p.start),
+            "text": p.text, "context": p.context, "context_speaker": p.context_speaker,
+            "highlights": [list(h) for h in self.highlights], "citation": self.citation(),
+        }
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str
+    abstained: bool
+    hits: list[Hit]
+    understood: dict[str, Any] = field(default_factory=dict)  # inferred speaker/date/follow-up
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "question": self.question, "answer": self.answer, "abstained": self.abstained,
+            "understood": self.understood, "hits": [h.to_json() for h in self.hits],
+        }
+
+
+def timestamp(seconds: float | None) -> str | None:
+    if seconds is None:
+        return None
+    s = int(seconds)
+    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def source_link(p: Passage) -> str | None:
+    """The source url, carrying the time for recordings (``?t=SECONDS`` as video pages take it)."""
+    if not p.url:
+        return None
+    if p.start is None:
+        return p.url
+    sep = "&" if "?" in p.url else "?"
+    return f"{p.url}{sep}t={int(p.start)}"
+
+
+def human_date(iso: str | None) -> str:
+    if not iso:
+        return "undated"
+    from datetime import date
+
+    parts = iso.split("-")
+    try:
+        if len(parts) == 3:
+            d = date(int(parts[0]), int(parts[1]), int(parts[2]))
+            return f"{d.strftime('%B')} {d.day}, {d.year}"
+        if len(parts) == 2:
+            return date(int(parts[0]), int(parts[1]), 1).strftime("%B %Y")
+    except ValueError:
+        pass
+    return iso
+
+
+def citation_line(p: Passage, rank: int | None = None) -> str:
+    """One-line human reference: [n] Speaker, "Title", date, place, turn N[, at hh:mm:ss], url."""
+    bits = [p.speaker or "(no speaker label)", f"“{p.title}”", human_date(p.date)]
+    if p.place:
+        bits.append(p.place)
+    bits.append(f"turn {p.turn}" + (f", part {p.part + 1}" if p.part else ""))
+    if p.start is not None:
+        bits.append(f"at {timestamp(p.start)}")
+    link = source_link(p)
+    bits.append(link or p.transcript)
+    head = f"[{rank}] " if rank is not None else ""
+    return head + ", ".join(bits)
+
+
+def relevance_label(similarity: float, strong: float, good: float) -> str:
+    if similarity >= strong:
+        return "strong"
+    if similarity >= good:
+        return "good"
+    return "weak"
+
+
+def compose_answer(
+    question_vector: np.ndarray,
+    hits: Sequence[Hit],
+    embed: Callable[[list[str]], np.ndarray],
+    top_hits: int = 3,
+    max_sentences: int = 3,
+    margin: float = 0.06,
+) -> str:
+    """Pick the best-matching source sentences of the top hits and quote them with [n] markers.
+
+    Sentences are scored by cosine similarity to the question; the best one is always used,
+    others only when nearly as good. Their spans are recorded on the hits for highlighting.
+    """
+    candidates: list[tuple[Hit, tuple[int, int]]] = []
+    for hit in hits[:top_hits]:
+        for span in sentence_spans(hit.passage.text)[:24]:
+            if len(hit.passage.text[span[0]:span[1]].split()) >= 3:
+                candidates.append((hit, span))
+    if not candidates:
+        return ""
+    vectors = embed([h.passage.text[s:e] for h, (s, e) in candidates])
+    scores = vectors @ question_vector
+    # A sentence in a better-ranked hit is preferred at equal similarity.
+    scores = scores - np.array([0.01 * (h.rank - 1) for h, _ in candidates])
+    best = float(scores.max())
+    chosen = [i for i in np.argsort(-scores)[: max_sentences] if scores[i] >= best - margin]
+    chosen.sort(key=lambda i: (candidates[i][0].rank, candidates[i][1][0]))
+    parts = []
+    for i in chosen:
+        hit, (s, e) = candidates[i]
+        hit.highlights.append((s, e))
+        parts.append(f"{hit.passage.text[s:e]} [{hit.rank}]")
+    return " ".join(parts)

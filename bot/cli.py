@@ -1,0 +1,318 @@
+"""The command line: parse arguments, call the core, print text or JSON.
+
+Readable output by default and ``--json`` for scripts; errors are one line on stderr with
+exit code 1 (2 for usage errors), never a traceback. Heavy libraries (torch, FAISS, Gradio)
+are imported inside the commands that need them, so ``--help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+EXAMPLES = {
+    "index": "example: transcript-bot index --corpus corpus --index index",
+    "ask": 'example: transcript-bot ask "What did Putin say about the railway to Europe?" -k 3 --json',
+    "stats": "example: transcript-bot stats --json",
+    "eval": "example: transcript-bot eval eval/dev-questions.jsonl -k 10",
+    "who": 'example: transcript-bot who "gas prices" --json',
+    "serve": "example: transcript-bot serve --port 7860",
+}
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, as every usage error
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _common(p: argparse.ArgumentParser, corpus: bool = True) -> None:
+    if corpus:
+        p.add_argument("--corpus", help="transcripts folder (default: $TRANSCRIPT_BOT_CORPUS or ./corpus)")
+    p.add_argument("--index", help="index folder (default: $TRANSCRIPT_BOT_INDEX or ./index)")
+    p.add_argument("--model", help="sentence-transformers model name or path (default: $TRANSCRIPT_BOT_MODEL or all-MiniLM-L6-v2)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="transcript-bot",
+        description="Ask questions about speech transcripts and get verbatim, cited passages.",
+        epilog='example: transcript-bot index && transcript-bot ask "What did Putin say about gas prices?"',
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("index", help="bring the index in line with the corpus", description=
+                       "Embed new and changed transcripts, drop removed ones, keep the rest.", epilog=EXAMPLES["index"])
+    _common(p)
+    p.add_argument("--full", action="store_true", help="rebuild from scratch")
+    p.add_argument("--check", action="store_true", help="report each file's format, turns and problems; change nothing")
+    p.add_argument("--approximate", action="store_true", help="use an approximate (IVF) vector index")
+    p.add_argument("--max-file-mb", type=float, default=20.0, help="skip transcripts larger than this (default 20)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("ask", help="answer a question with cited passages", epilog=EXAMPLES["ask"])
+    p.add_argument("question", nargs="?", help="the question (omit with --batch)")
+    p.add_argument("-k", type=int, default=5, help="number of passages (default 5)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--speaker", help="only passages by this person (every label of theirs)")
+    p.add_argument("--since", help="only transcripts on or after YYYY[-MM[-DD]]")
+    p.add_argument("--until", help="only transcripts on or before YYYY[-MM[-DD]]")
+    p.add_argument("--transcript", action="append", help="only this transcript (path relative to the corpus); repeatable")
+    p.add_argument("--context", action="append", default=[], metavar="PREVIOUS QUESTION",
+                   help="an earlier question of the conversation (repeatable, oldest first)")
+    p.add_argument("--batch", metavar="FILE.jsonl", help="answer one JSON question per line; prints one result per line")
+    p.add_argument("--no-infer", action="store_true", help="do not use speakers and dates named in the question")
+    _common(p)
+
+    p = sub.add_parser("stats", help="what the index holds", epilog=EXAMPLES["stats"])
+    p.add_argument("--json", action="store_true", help="print JSON")
+    _common(p)
+
+    p = sub.add_parser("eval", help="measure retrieval on a question set", epilog=EXAMPLES["eval"])
+    p.add_argument("questions", help="JSONL in the dev-set format")
+    p.add_argument("-k", type=int, default=10, help="passages per question (default 10)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    _common(p)
+
+    p = sub.add_parser("who", help="who spoke to a topic most", epilog=EXAMPLES["who"])
+    p.add_argument("topic")
+    p.add_argument("-k", type=int, default=10, help="number of speakers (default 10)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    _common(p)
+
+    p = sub.add_parser("serve", help="start the web chat", epilog=EXAMPLES["serve"])
+    p.add_argument("--host", default=os.environ.get("TRANSCRIPT_BOT_HOST", "127.0.0.1"), help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=int(os.environ.get("TRANSCRIPT_BOT_PORT", "7860")), help="port (default 7860)")
+    p.add_argument("--no-sync", action="store_true", help="do not bring a stale index up to date at start-up")
+    _common(p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    if not args.command:
+        parser.print_help()
+        return 2
+    from .errors import BotError
+
+    try:
+        return COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(f"transcript-bot {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except BotError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _settings(args: argparse.Namespace):
+    from .settings import Settings
+
+    return Settings.resolve(getattr(args, "corpus", None), args.index, args.model)
+
+
+def _open_bot(args: argparse.Namespace):
+    from .core import TranscriptBot
+
+    return TranscriptBot(_settings(args))
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, ensure_ascii=False))
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from .decoding import MAX_FILE_BYTES
+    from .embedding import load_embedder
+    from .indexer import check, sync
+
+    settings = _settings(args)
+    max_bytes = int(args.max_file_mb * 1024 * 1024) if args.max_file_mb > 0 else MAX_FILE_BYTES
+    if args.check:
+        results, problems = check(settings.corpus, max_bytes)
+        if args.json:
+            _print_json({"files": [r.__dict__ for r in results], "problems": problems})
+        else:
+            for r in results:
+                status = r.problem or f"{r.format}, {r.turns} turns, {r.speakers} speakers"
+                print(f"{r.rel}: {status}")
+            for line in problems:
+                if not any(line == r.problem for r in results):
+                    print(f"warning: {line}", file=sys.stderr)
+            print(f"{sum(1 for r in results if not r.problem)} readable transcripts, {len(problems)} problems")
+        return 0
+    report = sync(settings.corpus, settings.index, settings.model, lambda: load_embedder(settings.model),
+                  full=args.full, progress=not args.quiet and not args.json, max_bytes=max_bytes,
+                  approximate=True if args.approximate else None)
+    for line in report.problems:
+        print(f"warning: {line}", file=sys.stderr)
+    if args.json:
+        _print_json(report.to_json())
+    else:
+        print(report.summary())
+    return 0
+
+
+def _ask_options(args: argparse.Namespace, item: dict[str, Any] | None = None):
+    from .core import AskOptions
+
+    item = item or {}
+    context = item.get("context", args.context) or []
+    if isinstance(context, str):
+        context = [context]
+    transcripts = item.get("transcripts", args.transcript)
+    return AskOptions(
+        k=int(item.get("k", args.k)), speaker=item.get("speaker", args.speaker), since=item.get("since", args.since),
+        until=item.get("until", args.until), transcripts=transcripts, context=list(context),
+        infer=not args.no_infer,
+    )
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from .errors import BotError
+
+    if args.batch and args.question:
+        raise UsageError("give a question or --batch FILE, not both")
+    if not args.batch and args.question is None:
+        raise UsageError("a question is required (or --batch FILE.jsonl)")
+    bot = _open_bot(args)
+    if not args.batch:
+        result = bot.ask(args.question, _ask_options(args))
+        if args.json:
+            _print_json(result.to_json())
+        else:
+            print(format_answer(result))
+        return 0
+    path = Path(args.batch)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BotError(f"cannot read batch file {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    failures = 0
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            if not isinstance(item, dict) or not isinstance(item.get("question"), str):
+                raise ValueError('needs a "question" string')
+        except ValueError as exc:
+            print(f"error: {path}:{number}: not a question line ({exc})", file=sys.stderr)
+            failures += 1
+            continue
+        try:
+            result = bot.ask(item["question"], _ask_options(args, item)).to_json()
+        except BotError as exc:
+            result = {"question": item["question"], "error": str(exc)}
+            failures += 1
+        result = {"id": item.get("id", number), **result}
+        if args.json:
+            _print_json(result)
+        else:
+            print(f"# {result['id']}: {item['question']}")
+            print(result.get("error") or format_answer_json(result))
+            print()
+    return 1 if failures else 0
+
+
+def format_answer(result) -> str:
+    return format_answer_json(result.to_json())
+
+
+def format_answer_json(result: dict[str, Any]) -> str:
+    lines = []
+    if result["abstained"]:
+        lines.append(result["answer"])
+    else:
+        lines.append(f"Answer: {result['answer']}")
+    lines.append("")
+    for h in result["hits"]:
+        lines.append(f"{h['citation']}  ({h['relevance']} match, similarity {h['similarity']:.2f})")
+        if h.get("context"):
+            lines.append(f"    in reply to {h.get('context_speaker') or 'previous turn'}: {h['context'][:200]}")
+        for para in h["text"].split("\n"):
+            if para.strip():
+                lines.append(f"    {para.strip()}")
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    bot = _open_bot(args)
+    stats = bot.stats()
+    stats["freshness"] = bot.freshness().describe() if Path(bot.settings.corpus).exists() else "corpus folder not found"
+    if args.json:
+        _print_json(stats)
+        return 0
+    print(f"index:        {stats['index']} (generation {stats['generation']}, {stats['index_bytes'] / 1e6:.1f} MB)")
+    print(f"corpus:       {stats['corpus']} ({stats['freshness']})")
+    print(f"transcripts:  {stats['transcripts']}")
+    print(f"passages:     {stats['passages']}")
+    print(f"speakers:     {stats['speakers']}")
+    if stats["date_range"]:
+        print(f"dates:        {stats['date_range'][0]} .. {stats['date_range'][1]}")
+    print(f"model:        {stats['model']} ({stats['dimension']} dimensions)")
+    print(f"last update:  {stats['updated_at']}")
+    print("most turns:")
+    for s in stats["top_speakers"]:
+        print(f"  {s['turns']:>6}  {s['person']}  ({', '.join(s['labels'][:3])}{', ...' if len(s['labels']) > 3 else ''})")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluation import evaluate, format_report, load_questions
+
+    questions = load_questions(Path(args.questions))
+    if not questions:
+        raise UsageError(f"no questions in {args.questions}")
+    report = evaluate(_open_bot(args), questions, k=args.k)
+    if args.json:
+        _print_json(report)
+    else:
+        print(format_report(report))
+    return 0
+
+
+def cmd_who(args: argparse.Namespace) -> int:
+    rows = _open_bot(args).who(args.topic, k=args.k)
+    if args.json:
+        _print_json({"topic": args.topic, "speakers": rows})
+        return 0
+    if not rows:
+        print("No speaker found for this topic.")
+    for i, r in enumerate(rows, 1):
+        span = f"{r['date_range'][0]} .. {r['date_range'][1]}" if r["date_range"] else "undated"
+        print(f"{i}. {r['person']}: {r['passages']} passages, {span}")
+        print(f"   best: {r['best']['citation']}")
+        print(f"   “{' '.join(r['best']['text'].split())[:240]}”")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .web import serve
+
+    serve(_settings(args), host=args.host, port=args.port, sync_first=not args.no_sync)
+    return 0
+
+
+COMMANDS = {"index": cmd_index, "ask": cmd_ask, "stats": cmd_stats, "eval": cmd_eval, "who": cmd_who, "serve": cmd_serve}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

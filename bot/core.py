@@ -1,0 +1,300 @@
+"""The library core: one object that owns the index and the model and answers questions.
+
+`TranscriptBot` is what every front end uses. The CLI and the web chat parse input, call
+it, and format what it returns; nothing about retrieval lives in them. It loads the model
+once, notices when ``transcript-bot index`` has written a new index generation and switches
+to it between questions (never mid-question, never to a half-written index), and turns
+questions plus conversation into searches.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import store
+from .answer import NOT_FOUND, Answer, Hit, compose_answer, relevance_label
+from .chunking import PASSAGE_RULES
+from .dates import normalise_iso
+from .embedding import Embedder, load_embedder
+from .errors import BadQuery, BotError
+from .indexer import Freshness, freshness
+from .query import SpeakerDirectory, find_dates, is_follow_up
+from .retrieval import Boosts, Filters, RetrievalConfig, Retriever, ScoredPassage
+from .settings import Settings
+
+MAX_QUESTION_CHARS = 1000
+# Similarity bands for the relevance label shown with each hit (cosine of MiniLM vectors).
+STRONG, GOOD = 0.55, 0.40
+
+
+@dataclass
+class AskOptions:
+    k: int = 5
+    speaker: str | None = None  # a person or label; matches every label of that person
+    since: str | None = None
+    until: str | None = None
+    transcripts: Sequence[str] | None = None
+    context: Sequence[str] = ()  # earlier questions of the conversation, oldest first
+    infer: bool = True  # use speakers/dates named in the question
+
+
+class TranscriptBot:
+    """Answers questions over one index; thread-safe for concurrent questions."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None,
+                 config: RetrievalConfig | None = None):
+        self.settings = settings
+        self._embedder = embedder
+        self.config = config or RetrievalConfig()
+        self._lock = threading.Lock()
+        self._data: store.IndexData | None = None
+        self._retriever: Retriever | None = None
+        self._directory: SpeakerDirectory | None = None
+        self._loaded_manifest_mtime: float | None = None
+        self._followup_cache: dict[tuple[str, ...], list[str]] = {}
+        self.reload()
+
+    # -- index lifecycle ------------------------------------------------------------------
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = load_embedder(self.settings.model)
+        return self._embedder
+
+    @property
+    def data(self) -> store.IndexData:
+        assert self._data is not None
+        return self._data
+
+    @property
+    def directory(self) -> SpeakerDirectory:
+        assert self._directory is not None
+        return self._directory
+
+    def reload(self) -> bool:
+        """Load the index's current generation if it differs from the loaded one."""
+        path = store.manifest_path(self.settings.index)
+        try:
+            mtime = path.stat().st_mtime
+        except FileNotFoundError:
+            mtime = None
+        if self._data is not None and mtime == self._loaded_manifest_mtime:
+            return False
+        manifest = store.read_manifest(self.settings.index)
+        if self._data is not None and manifest.get("generation") == self._data.generation:
+            self._loaded_manifest_mtime = mtime
+            return False
+        data = store.load(self.settings.index, model=self.settings.model, passage_rules=PASSAGE_RULES)
+        directory = SpeakerDirectory(p.speaker for p in data.passages if p.speaker)
+        with self._lock:
+            self._data, self._retriever, self._directory = data, Retriever(data, self.config), directory
+            self._loaded_manifest_mtime = mtime
+            self._followup_cache.clear()
+        return True
+
+    def maybe_reload(self) -> bool:
+        """Cheap check between questions: switch to a newer index if one was written."""
+        try:
+            return self.reload()
+        except BotError:
+            return False  # keep serving the loaded index; `freshness` reports the problem
+
+    def freshness(self) -> Freshness:
+        return freshness(self.settings.corpus, self.data.manifest)
+
+    # -- asking ---------------------------------------------------------------------------
+
+    def ask(self, question: str, options: AskOptions | None = None) -> Answer:
+        """Answer ``question``: the best passages, an extractive answer, or an honest abstention."""
+        opts = options or AskOptions()
+        question = (question or "").strip()
+        if not question:
+            raise BadQuery("empty question; ask something, e.g. \"What did Putin say about gas prices?\"")
+        if len(question) > MAX_QUESTION_CHARS:
+            raise BadQuery(f"question too long ({len(question)} characters, limit {MAX_QUESTION_CHARS})")
+        if opts.k < 1 or opts.k > 100:
+            raise BadQuery(f"k must be between 1 and 100, not {opts.k}")
+        filters = self._filters(opts)
+        self.maybe_reload()
+        with self._lock:
+            data, retriever, directory = self._data, self._retriever, self._directory
+        assert data is not None and retriever is not None and directory is not None
+
+        boosts, understood = self._understand(question, opts, directory)
+        context = [c.strip() for c in opts.context if c and c.strip()]
+        follow_up = bool(context) and is_follow_up(question)
+        understood["follow_up"] = follow_up
+        qvec = self.embedder.embed_query(question)
+        keyword_text = question
+        if follow_up:
+            prev = context[-1]
+            pvec = self.embedder.embed_query(prev)
+            qvec = _normalise(qvec + 0.5 * pvec)
+            keyword_text = f"{question} {prev}"
+            prev_boosts, _ = self._understand(prev, AskOptions(), directory)
+            for label, b in prev_boosts.speakers.items():
+                boosts.speakers.setdefault(label, b)
+            if not boosts.dates:
+                boosts.dates = prev_boosts.dates
+            for rel in self._conversation_transcripts(tuple(context), directory, retriever):
+                boosts.transcripts[rel] = self.config.transcript_boost
+            understood["continues"] = sorted(boosts.transcripts)
+        found = retriever.search(qvec, keyword_text, k=opts.k, filters=filters, boosts=boosts)
+        return self._answer(question, qvec, found, understood)
+
+    def search(self, question: str, options: AskOptions | None = None) -> list[ScoredPassage]:
+        """The ranked passages alone (used by evaluation and the "who said it" view)."""
+        opts = options or AskOptions()
+        filters = self._filters(opts)
+        boosts, _ = self._understand(question, opts, self.directory)
+        return self._retriever.search(self.embedder.embed_query(question), question, k=opts.k,  # type: ignore[union-attr]
+                                      filters=filters, boosts=boosts)
+
+    def _answer(self, question: str, qvec: np.ndarray, found: list[ScoredPassage],
+                understood: dict[str, Any]) -> Answer:
+        hits = [
+            Hit(rank=i + 1, passage=s.passage, score=s.score, similarity=s.dense, keyword=s.keyword,
+                relevance=relevance_label(s.dense, STRONG, GOOD))
+            for i, s in enumerate(found)
+        ]
+        top_similarity = max((h.similarity for h in hits), default=0.0)
+        abstained = not hits or top_similarity < self.config.abstain_below
+        if abstained:
+            text = NOT_FOUND if hits else "No transcript in the corpus answers this, and no passage is close."
+        else:
+            text = compose_answer(qvec, hits, self.embedder.embed_documents)
+        return Answer(question=question, answer=text, abstained=abstained, hits=hits, understood=understood)
+
+    def _filters(self, opts: AskOptions) -> Filters:
+        filters = Filters()
+        try:
+            filters.since = normalise_iso(opts.since) if opts.since else None
+            filters.until = normalise_iso(opts.until) if opts.until else None
+        except ValueError as exc:
+            raise BadQuery(f"bad date: {exc}") from None
+        if filters.since and filters.until and filters.since > filters.until:
+            raise BadQuery(f"--since {filters.since} is after --until {filters.until}")
+        if opts.speaker:
+            labels = self.directory.labels_for(opts.speaker)
+            if not labels:
+                raise BadQuery(f"no speaker matches {opts.speaker!r} in this index (see: transcript-bot stats)")
+            filters.speakers = labels
+        if opts.transcripts:
+            known = set(self.data.manifest.get("transcripts", {}))
+            unknown = [t for t in opts.transcripts if t not in known]
+            if unknown:
+                raise BadQuery(f"no transcript {unknown[0]!r} in this index")
+            filters.transcripts = set(opts.transcripts)
+        return filters
+
+    def _understand(self, question: str, opts: AskOptions, directory: SpeakerDirectory) -> tuple[Boosts, dict[str, Any]]:
+        boosts = Boosts()
+        understood: dict[str, Any] = {"speakers": [], "dates": []}
+        if not opts.infer:
+            return boosts, understood
+        cfg = self.config
+        for person, says in directory.mentioned(question):
+            weight = cfg.speaker_boost if says else cfg.mention_boost
+            for label in person.labels:
+                boosts.speakers[label] = max(boosts.speakers.get(label, 0.0), weight)
+            understood["speakers"].append({"person": person.key, "asks_what_they_said": says})
+        for mention in find_dates(question):
+            boosts.dates.append((mention.since, mention.until, cfg.date_boost))
+            understood["dates"].append({"text": mention.text, "since": mention.since, "until": mention.until})
+        return boosts, understood
+
+    def _conversation_transcripts(self, context: tuple[str, ...], directory: SpeakerDirectory,
+                                  retriever: Retriever) -> list[str]:
+        """Transcripts the conversation so far was about: the top hits of its last question."""
+        if context not in self._followup_cache:
+            prev = context[-1]
+            earlier = list(context[:-1])
+            boosts, _ = self._understand(prev, AskOptions(), directory)
+            qvec = self.embedder.embed_query(prev)
+            if earlier and is_follow_up(prev):
+                qvec = _normalise(qvec + 0.5 * self.embedder.embed_query(earlier[-1]))
+            top = retriever.search(qvec, prev, k=3, boosts=boosts)
+            self._followup_cache[context] = list(dict.fromkeys(s.passage.transcript for s in top[:2]))
+        return self._followup_cache[context]
+
+    # -- corpus views -----------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        data = self.data
+        manifest = data.manifest
+        dates = sorted(p.date for p in data.passages if p.date)
+        size = sum(f.stat().st_size for f in self.settings.index.rglob("*") if f.is_file()
+                   and any(f"{data.generation:06d}" in part for part in f.parts) or f.name == store.MANIFEST)
+        return {
+            "index": str(self.settings.index), "corpus": manifest.get("corpus"),
+            "transcripts": len(manifest.get("transcripts", {})), "passages": len(data.passages),
+            "speakers": len(self.directory.people),
+            "top_speakers": [{"person": p.key, "turns": p.turns, "labels": sorted(p.labels)} for p in self.directory.people[:10]],
+            "date_range": [dates[0], dates[-1]] if dates else None,
+            "model": manifest.get("model", {}).get("name"), "dimension": manifest.get("model", {}).get("dimension"),
+            "vector_index": manifest.get("vector_index"),
+            "index_bytes": size, "built_at": manifest.get("built_at"), "updated_at": manifest.get("updated_at"),
+            "generation": data.generation,
+        }
+
+    def speakers(self) -> list[dict[str, Any]]:
+        """People with their labels and turn counts, most turns first (for filters)."""
+        return [{"person": p.key, "turns": p.turns, "labels": dict(p.labels)} for p in self.directory.people]
+
+    def who(self, topic: str, k: int = 10, pool: int = 60) -> list[dict[str, Any]]:
+        """Who spoke to ``topic`` most: people ranked by how many of the top passages are theirs."""
+        found = self.search(topic, AskOptions(k=pool, infer=False))
+        groups: dict[str, dict[str, Any]] = {}
+        label_to_person = {label: p.key for p in self.directory.people for label in p.labels}
+        for rank, s in enumerate(found, 1):
+            p = s.passage
+            if not p.speaker or p.speaker not in label_to_person:
+                continue
+            person = label_to_person[p.speaker]
+            g = groups.setdefault(person, {"person": person, "passages": 0, "score": 0.0, "dates": [], "best": None})
+            g["passages"] += 1
+            g["score"] += 1.0 / (10 + rank)
+            if p.date:
+                g["dates"].append(p.date)
+            if g["best"] is None:
+                g["best"] = Hit(rank, p, s.score, s.dense, s.keyword, relevance_label(s.dense, STRONG, GOOD)).to_json()
+        ranked = sorted(groups.values(), key=lambda g: -g["score"])[:k]
+        for g in ranked:
+            dates = sorted(g.pop("dates"))
+            g["date_range"] = [dates[0], dates[-1]] if dates else None
+            g["score"] = round(g["score"], 4)
+        return ranked
+
+    def neighbours(self, transcript: str, turn: int, before: int = 1, after: int = 1) -> list[dict[str, Any]]:
+        """The turns around ``turn`` in ``transcript`` (full turns, joined from their passages)."""
+        turns: dict[int, list[Any]] = {}
+        for p in self.data.passages:
+            if p.transcript == transcript and turn - before <= p.turn <= turn + after:
+                turns.setdefault(p.turn, []).append(p)
+        out = []
+        for number in sorted(turns):
+            parts = sorted(turns[number], key=lambda p: p.part)
+            out.append({"turn": number, "speaker": parts[0].speaker, "text": _join_windows([p.text for p in parts])})
+        return out
+
+
+def _join_windows(texts: list[str]) -> str:
+    """Re-join overlapping sentence windows of one turn into its full text."""
+    whole = texts[0]
+    for nxt in texts[1:]:
+        overlap = next((n for n in range(min(len(whole), len(nxt)), 9, -1) if whole.endswith(nxt[:n])), 0)
+        whole = whole + ("" if overlap else " ") + nxt[overlap:]
+    return whole
+
+
+def _normalise(v: np.ndarray) -> np.ndarray:
+    n = float(np.linalg.norm(v))
+    return (v / n).astype(np.float32) if n else v

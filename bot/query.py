@@ -1,0 +1,229 @@
+"""Understanding a question: who it is about, when, and what it follows up on.
+
+Questions name people and times in many ways ("What did Xi Jinping say...", "How did Putin
+answer...", "in the April 2013 Direct Line", "in 2019"), and transcripts label the same
+person differently ("President of Russia Vladimir Putin", "Vladimir Putin", "Putin"). This
+module groups speaker labels into people, recognises people and dates in a question, and
+spots follow-ups ("And what about gas prices?") that need the conversation so far. It only
+reads text; retrieval decides how much each finding counts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from .dates import MONTHS
+
+# Labels that name a role in the exchange rather than a person.
+ROLE_LABELS = {
+    "question", "questions", "q", "remark", "remarks", "reply", "response", "answer", "a",
+    "the president", "president", "moderator", "interpreter", "translator", "voice", "voices",
+    "operator", "unknown", "reporter", "journalist", "audience", "participant", "speaker",
+    "comment", "host", "guest", "narrator", "announcer",
+}
+# Words that start a speech report after a name: "Putin said", "did Medvedev say".
+SPEECH_VERBS = re.compile(
+    r"^(?:'s\s+)?(?:\w+\s+){0,2}?(?:say|says|said|saying|tell|tells|told|answer|answers|answered|reply|replies|"
+    r"replied|respond|responds|responded|explain|explains|explained|describe|describes|described|argue|"
+    r"argued|claim|claimed|call|called|mention|mentioned|think|thinks|thought|believe|believes|believed|"
+    r"react|reacted|warn|warned|promise|promised|announce|announced|suggest|suggested|propose|proposed|"
+    r"ask|asked|admit|admitted|deny|denied|stress|stressed|note|noted|insist|insisted|compare|compared|"
+    r"recall|recalled|list|listed|name|named|report|reported|predict|predicted|offer|offered|view|"
+    r"views|position|opinion|response|reaction|answer|words|remarks|comment|comments|commented|"
+    r"characterise|characterize|characterised|characterized|blame|blamed|praise|praised|criticise|"
+    r"criticised|criticize|criticized|acknowledge|acknowledged|assess|assessed|estimate|estimated)\b",
+    re.IGNORECASE,
+)
+TITLE_WORDS = {
+    "president", "prime", "minister", "mr", "mr.", "mrs", "ms", "dr", "chancellor", "king", "queen",
+    "secretary", "governor", "mayor", "general", "ceo", "chairman", "director", "ambassador", "premier",
+    "spokesman", "senator", "deputy", "head", "leader", "chief", "professor", "patriarch",
+}
+FOLLOW_UP_OPENERS = re.compile(
+    r"^(?:and|but|so|also|what about|how about|then|did (?:he|she|they)|was (?:he|she|it)|were they|"
+    r"is (?:he|she|it)|does (?:he|she)|why|who else)\b", re.IGNORECASE,
+)
+PRONOUNS = re.compile(r"\b(?:he|she|they|him|her|them|his|hers|their|it|its|this|that|these|those|there)\b", re.IGNORECASE)
+COMMON_WORDS = {
+    "may", "will", "march", "said", "long", "black", "white", "young", "new", "good", "best", "bush",
+    "brown", "green", "rose", "grant", "hope", "king", "price", "rice", "wood", "mark", "major",
+    "the", "and", "president", "minister", "question", "russia", "china", "india", "japan", "france",
+    "germany", "korea", "syria", "ukraine", "turkey", "israel", "iran", "america", "europe",
+}
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[A-Za-zÀ-ÿ][\w’'\-]*", text)
+
+
+def person_name(label: str) -> tuple[str, str | None] | None:
+    """(surname, first name) of the person a speaker label names, or None for a role label.
+
+    Labels put titles first and the name last ("President of Russia Vladimir Putin",
+    "Csto Secretary General NIKOLAI BORDYUZHA", "Xi Jinping (retranslated)").
+    """
+    bare = re.sub(r"\([^)]*\)|\[[^\]]*\]", " ", label)
+    bare = " ".join(bare.replace(",", " ").split())
+    if not bare or bare.lower() in ROLE_LABELS or re.fullmatch(r"(?i)(speaker|guest|participant)\s*\d+", bare):
+        return None
+    words = [w for w in _words(bare)]
+    if not words:
+        return None
+    surname = words[-1].strip("’'").lower()
+    if len(surname) < 2 or surname in ROLE_LABELS:
+        return None
+    first = words[-2].lower() if len(words) >= 2 and words[-2][:1].isupper() else None
+    return surname, first
+
+
+@dataclass
+class Person:
+    """One person, with every label the corpus uses for them."""
+
+    key: str  # display name, e.g. "Vladimir Putin"
+    surname: str
+    first_names: set[str] = field(default_factory=set)
+    labels: Counter = field(default_factory=Counter)
+
+    @property
+    def turns(self) -> int:
+        return sum(self.labels.values())
+
+
+class SpeakerDirectory:
+    """The corpus's speakers grouped into people, for matching names in questions and filters."""
+
+    def __init__(self, labels: Iterable[str]):
+        counts = Counter(label for label in labels if label)
+        by_surname: dict[str, list[str]] = defaultdict(list)
+        self.roles: Counter = Counter()
+        for label, n in counts.items():
+            name = person_name(label)
+            if name is None:
+                self.roles[label] += n
+            else:
+                by_surname[name[0]].append(label)
+        self.people: list[Person] = []
+        for surname, group in by_surname.items():
+            # Split a surname shared by different first names ("Dmitry" vs "Alexander" Medvedev);
+            # labels with no first name join the largest group.
+            firsts: dict[str | None, list[str]] = defaultdict(list)
+            for label in group:
+                firsts[person_name(label)[1]].append(label)  # type: ignore[index]
+            named = {f: ls for f, ls in firsts.items() if f}
+            if not named:
+                named = {None: firsts[None]}
+            elif None in firsts:
+                biggest = max(named, key=lambda f: sum(counts[label] for label in named[f]))
+                named[biggest] = named[biggest] + firsts[None]
+            for first, ls in named.items():
+                person = Person(key="", surname=surname, first_names={first} if first else set())
+                for label in ls:
+                    person.labels[label] = counts[label]
+                person.key = _display_name(person)
+                self.people.append(person)
+        self.people.sort(key=lambda p: -p.turns)
+        self._by_surname: dict[str, list[Person]] = defaultdict(list)
+        for person in self.people:
+            self._by_surname[person.surname].append(person)
+
+    def labels_for(self, name: str) -> set[str]:
+        """Every label of the person (or role) ``name`` refers to; empty if none matches."""
+        wanted = " ".join(name.split()).lower()
+        exact = {label for p in self.people for label in p.labels if label.lower() == wanted}
+        exact |= {label for label in self.roles if label.lower() == wanted}
+        found: set[str] = set()
+        for person in self.people:
+            if person.key.lower() == wanted or any(label.lower() == wanted for label in person.labels):
+                found |= set(person.labels)
+        if found or exact:
+            return found | exact
+        parsed = person_name(name)
+        if parsed:
+            surname, first = parsed
+            for person in self._by_surname.get(surname, []):
+                if first is None or not person.first_names or first in person.first_names:
+                    found |= set(person.labels)
+        return found
+
+    def mentioned(self, question: str) -> list[tuple[Person, bool]]:
+        """People named in ``question``, each with whether the question asks what they said."""
+        out: list[tuple[Person, bool]] = []
+        tokens = list(re.finditer(r"[A-Z][\w’'\-]*", question))
+        for i, m in enumerate(tokens):
+            word = m.group().strip("’'")
+            if word.endswith(("’s", "'s")):
+                word = word[:-2]
+            surname = word.lower()
+            if surname in COMMON_WORDS or surname in MONTHS or len(surname) < 3:
+                continue
+            people = self._by_surname.get(surname)
+            if not people:
+                continue
+            before = question[: m.start()].split()
+            first = before[-1].strip("“\"'(").lower() if before else None
+            chosen = [p for p in people if first in p.first_names]
+            if not chosen:
+                named_first = bool(before) and before[-1][:1].isupper() and first not in TITLE_WORDS and len(before) > 1
+                if named_first and any(p.first_names for p in people):
+                    continue  # "Alexander Medvedev" is not Dmitry Medvedev
+                chosen = people[:1]
+            after = question[m.end():]
+            says = bool(SPEECH_VERBS.match(after.strip())) or re.search(
+                r"(?:did|does|do|according to|how|has|had|would|will)\s+(?:\w+\s+){0,2}$", question[: m.start()].lower()
+            ) is not None
+            for person in chosen:
+                if all(person is not p for p, _ in out):
+                    out.append((person, says))
+        return out
+
+
+def _display_name(person: Person) -> str:
+    best = max(person.labels, key=lambda label: (person_name(label)[1] is not None, person.labels[label]))
+    name = person_name(best)
+    words = _words(re.sub(r"\([^)]*\)", " ", best))
+    tail = words[-2:] if name and name[1] else words[-1:]
+    return " ".join(w.capitalize() if w.isupper() else w for w in tail)
+
+
+@dataclass
+class DateMention:
+    since: str
+    until: str
+    text: str
+
+
+_MONTH_NAMES = "|".join(sorted((m for m in MONTHS if len(m) > 3 or m == "may"), key=len, reverse=True))
+_MONTH_YEAR = re.compile(rf"\b({_MONTH_NAMES})\.?\s+(\d{{4}})\b", re.IGNORECASE)
+_YEAR = re.compile(r"(?<![\d-])((?:19|20)\d{2})(?![\d-]|s\b)")
+
+
+def find_dates(question: str) -> list[DateMention]:
+    """Month-year and year mentions ("April 2013", "in 2019"); ranges like "2019-2020" are skipped."""
+    found: list[DateMention] = []
+    taken: list[tuple[int, int]] = []
+    for m in _MONTH_YEAR.finditer(question):
+        month = MONTHS[m.group(1).lower().rstrip(".")]
+        year = int(m.group(2))
+        import calendar
+
+        last = calendar.monthrange(year, month)[1]
+        found.append(DateMention(f"{year:04d}-{month:02d}-01", f"{year:04d}-{month:02d}-{last:02d}", m.group()))
+        taken.append(m.span())
+    for m in _YEAR.finditer(question):
+        if any(s <= m.start() < e for s, e in taken):
+            continue
+        found.append(DateMention(f"{m.group(1)}-01-01", f"{m.group(1)}-12-31", m.group()))
+    return found
+
+
+def is_follow_up(question: str) -> bool:
+    """Whether ``question`` leans on an earlier one ("And what about gas prices?", "Were they ...?")."""
+    q = question.strip()
+    if FOLLOW_UP_OPENERS.match(q):
+        return True
+    words = q.split()
+    return len(words) <= 12 and bool(PRONOUNS.search(q)) and not re.search(r"\b[A-Z][a-z]{2,}", " ".join(words[1:]))

