@@ -29,7 +29,7 @@ SMALL_FILES = [
     "2016-02-29_51406_meeting-with-gazprom-ceo-alexei-miller.txt",
     "2016-10-12_53081_answers-to-questions-from-french-journalists-from-tf1-tv-cha.txt",
     "2017-06-02_54672_meeting-with-un-secretary-general-antonio-guterres.txt",
-    "2019-05-15_60526_talks-with-federal-president-of-austria-alexander-van-der-bel.txt",
+    "2019-05-15_60526_talks-with-federal-president-of-austria-alexander-van-der-be.txt",
 ]
 
 

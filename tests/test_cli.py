@@ -1,0 +1,129 @@
+"""The command line through its real entry point: output contracts, filters, batch, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import build_parser
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run(*args: str, env_extra: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True, env=env,
+                          cwd=REPO, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def paths(small_corpus, small_index):
+    return ["--corpus", str(small_corpus), "--index", str(small_index)]
+
+
+def test_every_command_has_help_with_an_example():
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    for name, p in sub.choices.items():
+        assert p.format_help().strip() and "example:" in p.format_help(), name
+
+
+def test_help_is_instant_and_imports_nothing_heavy():
+    out = run("--help")
+    assert out.returncode == 0 and "transcript-bot" in out.stdout
+    code = "import sys, bot.cli; bot.cli.build_parser(); print(any(m in sys.modules for m in ('torch', 'gradio', 'faiss')))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO).stdout.strip() == "False"
+
+
+def test_ask_json_contract(paths):
+    out = run("ask", "How much trade is there between Russia and North Korea?", "-k", "3", "--json", *paths)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert set(result) >= {"question", "answer", "abstained", "hits"}
+    assert len(result["hits"]) == 3
+    hit = result["hits"][0]
+    assert set(hit) >= {"rank", "score", "transcript", "title", "date", "place", "url", "speaker", "turn", "text", "context", "citation"}
+    assert hit["rank"] == 1 and isinstance(hit["turn"], int)
+    top = [h for h in result["hits"] if "Pyongyang" == h["place"]]
+    assert top and "$100" in top[0]["text"] and top[0]["url"].startswith("http://en.kremlin.ru/")
+    assert "[1]" in result["answer"] or "[2]" in result["answer"] or "[3]" in result["answer"]
+
+
+def test_ask_text_output_has_citations(paths):
+    out = run("ask", "How much trade is there between Russia and North Korea?", "-k", "2", *paths)
+    assert out.returncode == 0
+    assert "[1] " in out.stdout and "Pyongyang" in out.stdout and "turn " in out.stdout
+
+
+def test_filters_and_batch(tmp_path, paths):
+    batch = tmp_path / "q.jsonl"
+    batch.write_text("\n".join(json.dumps(x) for x in [
+        {"id": "a", "question": "What did they say about refugees?", "speaker": "Putin"},
+        {"id": "b", "question": "unemployment", "since": "2010-01-01", "until": "2010-12-31"},
+        {"id": "c", "question": "And what about Syria?", "context": ["What did Putin say about refugees in Europe?"]},
+    ]) + "\n")
+    out = run("ask", "--batch", str(batch), "--json", "-k", "4", *paths)
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [r["id"] for r in rows] == ["a", "b", "c"]
+    assert all("Putin" in h["speaker"] for h in rows[0]["hits"])
+    assert all(h["date"].startswith("2010") for h in rows[1]["hits"])
+    assert rows[2]["understood"]["follow_up"] is True
+
+
+@pytest.mark.parametrize("args,code,message", [
+    (["ask", ""], 1, "empty question"),
+    (["ask", "x", "--since", "2019-13-01"], 1, "bad date"),
+    (["ask", "x", "--speaker", "Nobody Atall"], 1, "no speaker matches"),
+    (["ask", "x", "-k", "0"], 1, "k must be"),
+    (["ask"], 2, "question is required"),
+    (["ask", "x", "-k", "many"], 2, "invalid int"),
+    (["frobnicate"], 2, "invalid choice"),
+])
+def test_errors_are_one_line_with_exit_codes(paths, args, code, message):
+    out = run(*args, *paths)
+    assert out.returncode == code, out.stderr
+    assert message in out.stderr and "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_missing_index_and_unknown_corpus(tmp_path):
+    out = run("ask", "hello", "--index", str(tmp_path / "none"))
+    assert out.returncode == 1 and "no index at" in out.stderr
+    out = run("index", "--corpus", str(tmp_path / "nowhere"), "--index", str(tmp_path / "ix"))
+    assert out.returncode == 1 and "corpus folder not found" in out.stderr
+
+
+def test_environment_variables_set_paths(small_corpus, small_index):
+    out = run("stats", "--json", env_extra={"TRANSCRIPT_BOT_INDEX": str(small_index), "TRANSCRIPT_BOT_CORPUS": str(small_corpus)})
+    assert out.returncode == 0, out.stderr
+    stats = json.loads(out.stdout)
+    assert stats["transcripts"] == 9 and stats["model"] == "all-MiniLM-L6-v2" and stats["freshness"] == "up to date"
+
+
+def test_index_check_and_summary(tmp_path, small_corpus):
+    (small_corpus / "kremlin" / "broken.txt").write_bytes(b"\x00\x00\x00")
+    try:
+        out = run("index", "--check", "--corpus", str(small_corpus), "--index", str(tmp_path / "ix"))
+    finally:
+        (small_corpus / "kremlin" / "broken.txt").unlink()
+    assert out.returncode == 0
+    assert "kremlin/broken.txt: binary file" in out.stdout and "text, " in out.stdout
+    assert not (tmp_path / "ix").exists()
+
+
+def test_index_command_end_to_end(tmp_path):
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "talk.txt").write_text("Fishing Talks\n\nMarch 3, 2015, Oslo\n\nJohn Smith: Cod quotas will rise by ten percent next year.\n")
+    out = run("index", "--corpus", str(corpus), "--index", str(tmp_path / "ix"), "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["added"] == ["talk.txt"]
+    out = run("ask", "Will cod quotas go up?", "--json", "--corpus", str(corpus), "--index", str(tmp_path / "ix"))
+    hit = json.loads(out.stdout)["hits"][0]
+    assert hit["speaker"] == "John Smith" and hit["place"] == "Oslo" and hit["date"] == "2015-03-03" and hit["turn"] == 0

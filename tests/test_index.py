@@ -1,0 +1,179 @@
+"""The on-disk index: incremental sync, verbatim passages, FAISS vs brute force, refusal and recovery."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot import store
+from bot.chunking import PASSAGE_RULES
+from bot.errors import BotError, IndexBusy, IndexCorrupt, IndexMismatch, IndexMissing
+from bot.indexer import sync
+from bot.settings import DEFAULT_MODEL
+from conftest import copy_small_corpus
+
+
+class CountingEmbedder:
+    """Wraps the real embedder and records every text it embeds."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.name, self.dimension = inner.name, inner.dimension
+        self.embedded: list[str] = []
+
+    def embed_documents(self, texts, progress=None):
+        self.embedded.extend(texts)
+        return self.inner.embed_documents(texts, progress)
+
+    def embed_query(self, text):
+        return self.inner.embed_query(text)
+
+
+def _sync(corpus, index, embedder, **kw):
+    return sync(corpus, index, DEFAULT_MODEL, lambda: embedder, progress=False, **kw)
+
+
+def test_index_files_are_plain_and_self_describing(small_index, small_corpus):
+    manifest = json.loads((small_index / "manifest.json").read_text())
+    assert manifest["format"] == "transcript-bot-index" and manifest["format_version"] == store.FORMAT_VERSION
+    assert manifest["model"] == {"name": DEFAULT_MODEL, "dimension": 384, "normalized": True, "metric": "inner_product"}
+    assert len(manifest["transcripts"]) == 9 and all(len(t["fingerprint"]) == 32 for t in manifest["transcripts"].values())
+    passages = [json.loads(line) for line in (small_index / manifest["files"]["passages"]["path"]).read_text().splitlines()]
+    assert len(passages) == manifest["passages"]
+    for p in passages:  # every stored passage is verbatim source text
+        source = (small_corpus / p["transcript"]).read_text(encoding="utf-8")
+        assert p["text"] in source
+    assert not list(small_index.glob("*.pkl")) and not list(small_index.rglob("*.pickle"))
+
+
+def test_faiss_top_k_equals_brute_force_cosine(small_bot):
+    data = small_bot.data
+    vectors = np.vstack([data.vectors.reconstruct(int(i)) for i in data.ids])
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=2e-3)  # normalised: IP == cosine
+    for question in ("railway to Europe through Russia", "unemployment rate", "refugees in Europe", "gas prices"):
+        q = small_bot.embedder.embed_query(question)
+        scores, ids = data.vectors.search(q.reshape(1, -1), 10)
+        brute = np.argsort(-(vectors @ q))[:10]
+        assert list(ids[0]) == [int(data.ids[r]) for r in brute]
+        assert np.allclose(scores[0], (vectors @ q)[brute], atol=1e-5)
+
+
+def test_sync_add_change_remove_reembeds_only_what_changed(tmp_path, embedder):
+    corpus = copy_small_corpus(tmp_path / "c", files=__import__("conftest").SMALL_FILES[:4])
+    index = tmp_path / "ix"
+    counting = CountingEmbedder(embedder)
+    first = _sync(corpus, index, counting)
+    assert len(first.added) == 4 and first.embedded == first.passages
+    # nothing changed: nothing embedded, nothing written
+    counting.embedded.clear()
+    again = _sync(corpus, index, counting)
+    assert again.embedded == 0 and not again.wrote and len(again.unchanged) == 4
+    # change one paragraph of one transcript: only that transcript's changed passages are embedded
+    target = sorted((corpus / "kremlin").glob("2010-10-11*.txt"))[0]
+    text = target.read_text(encoding="utf-8")
+    paragraph = next(p for p in text.split("\n\n")[4:] if len(p) > 200)
+    target.write_text(text.replace(paragraph, paragraph + " We will also build new roads."), encoding="utf-8")
+    changed = _sync(corpus, index, counting)
+    assert changed.changed == [f"kremlin/{target.name}"] and len(changed.unchanged) == 3
+    assert 0 < changed.embedded <= 3 and changed.reused > 0
+    assert all("We will also build new roads." in t for t in counting.embedded)
+    # add and remove
+    shutil.copy(__import__("conftest").KREMLIN / __import__("conftest").SMALL_FILES[4], corpus / "kremlin")
+    (corpus / "kremlin" / __import__("conftest").SMALL_FILES[1]).unlink()
+    counting.embedded.clear()
+    report = _sync(corpus, index, counting)
+    assert report.added == [f"kremlin/{__import__('conftest').SMALL_FILES[4]}"]
+    assert report.removed == [f"kremlin/{__import__('conftest').SMALL_FILES[1]}"]
+    data = store.load(index)
+    assert {p.transcript for p in data.passages} == {f"kremlin/{f.name}" for f in (corpus / "kremlin").glob("*.txt")}
+    assert data.vectors.ntotal == len(data.passages)
+    # the incremental result equals a fresh full build: same passages, same top-k
+    fresh = tmp_path / "fresh"
+    _sync(corpus, fresh, embedder, full=True)
+    full = store.load(fresh)
+    strip = lambda ps: [(p.transcript, p.turn, p.part, p.text, p.context) for p in ps]  # noqa: E731
+    assert strip(data.passages) == strip(full.passages)
+    for question in ("road construction", "Kyrgyz security forces", "hydroelectric power"):
+        q = embedder.embed_query(question)
+        a = [data.passages[data.row_of[int(i)]].text for i in data.vectors.search(q.reshape(1, -1), 5)[1][0]]
+        b = [full.passages[full.row_of[int(i)]].text for i in full.vectors.search(q.reshape(1, -1), 5)[1][0]]
+        assert a == b
+
+
+def test_mismatched_model_or_format_is_refused(small_index, tmp_path):
+    with pytest.raises(IndexMismatch, match="built with model 'all-MiniLM-L6-v2', not 'other-model'.*--full"):
+        store.load(small_index, model="other-model")
+    copy = tmp_path / "ix"
+    shutil.copytree(small_index, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["format_version"] = 999
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatch, match="format 999"):
+        store.load(copy, model=DEFAULT_MODEL, passage_rules=PASSAGE_RULES)
+
+
+def test_missing_index_and_corrupt_files_are_named(tmp_path, index_copy):
+    with pytest.raises(IndexMissing, match="no index at"):
+        store.load(tmp_path / "nothing")
+    manifest = json.loads((index_copy / "manifest.json").read_text())
+    vectors = index_copy / manifest["files"]["vectors"]["path"]
+    vectors.write_bytes(vectors.read_bytes()[: vectors.stat().st_size // 2])
+    with pytest.raises(IndexCorrupt, match=f"{vectors.name}.*truncated or altered.*index --full"):
+        store.load(index_copy)
+    (index_copy / "manifest.json").write_text("{not json")
+    with pytest.raises(IndexCorrupt, match="manifest.json"):
+        store.load(index_copy)
+
+
+def test_corrupt_index_is_rebuilt_by_the_next_sync(tmp_path, small_corpus, index_copy, embedder):
+    manifest = json.loads((index_copy / "manifest.json").read_text())
+    passages = index_copy / manifest["files"]["passages"]["path"]
+    passages.write_text("garbage")
+    report = _sync(small_corpus, index_copy, embedder)
+    assert report.rebuilt_because and "passages" in report.rebuilt_because
+    assert store.load(index_copy).vectors.ntotal == report.passages
+
+
+def test_second_writer_is_refused(index_copy):
+    with store.locked(index_copy):
+        with pytest.raises(IndexBusy, match="another transcript-bot index run"):
+            with store.locked(index_copy):
+                pass
+
+
+def test_empty_corpus_never_wipes_the_index(tmp_path, index_copy, embedder):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    before = json.loads((index_copy / "manifest.json").read_text())
+    with pytest.raises(BotError, match="no transcripts found"):
+        _sync(empty, index_copy, embedder)
+    assert json.loads((index_copy / "manifest.json").read_text()) == before
+
+
+def test_unreadable_file_keeps_its_previous_version(tmp_path, embedder):
+    files = __import__("conftest").SMALL_FILES[:2]
+    corpus = copy_small_corpus(tmp_path / "c", files=files)
+    index = tmp_path / "ix"
+    _sync(corpus, index, embedder)
+    before = [p.text for p in store.load(index).passages if files[0] in p.transcript]
+    (corpus / "kremlin" / files[0]).write_bytes(b"\x00\x01binary now\x00")
+    (corpus / "kremlin" / "empty.txt").write_text("")
+    report = _sync(corpus, index, embedder)
+    assert any(files[0] in p and "previously indexed version is kept" in p for p in report.problems)
+    assert any("empty.txt: empty file" in p for p in report.problems)
+    assert [p.text for p in store.load(index).passages if files[0] in p.transcript] == before
+
+
+def test_old_generation_is_kept_for_readers_and_older_removed(tmp_path, embedder):
+    corpus = copy_small_corpus(tmp_path / "c", files=__import__("conftest").SMALL_FILES[:2])
+    index = tmp_path / "ix"
+    _sync(corpus, index, embedder)
+    for i in range(3):
+        (corpus / "kremlin" / f"extra{i}.txt").write_text(f"Extra {i}\n\nJohn Smith: Note number {i} about fishing quotas.\n")
+        _sync(corpus, index, embedder)
+    gens = sorted({p.name.split(".")[1] for p in index.iterdir() if p.name.startswith(("passages.", "vectors."))})
+    assert gens == ["000003", "000004"]
