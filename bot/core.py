@@ -43,6 +43,7 @@ class AskOptions:
     transcripts: Sequence[str] | None = None
     context: Sequence[str] = ()  # earlier questions of the conversation, oldest first
     infer: bool = True  # use speakers/dates named in the question
+    speakers: Sequence[str] | None = None  # several people: passages by any of them (with ``speaker``)
 
 
 class TranscriptBot:
@@ -182,10 +183,14 @@ class TranscriptBot:
             raise BadQuery(f"bad date: {exc}") from None
         if filters.since and filters.until and filters.since > filters.until:
             raise BadQuery(f"--since {filters.since} is after --until {filters.until}")
-        if opts.speaker:
-            labels = self.directory.labels_for(opts.speaker)
-            if not labels:
-                raise BadQuery(f"no speaker matches {opts.speaker!r} in this index (see: transcript-bot stats)")
+        names = [n for n in [opts.speaker, *(opts.speakers or [])] if n and n.strip()]
+        if names:
+            labels: set[str] = set()
+            for name in names:
+                found = self.directory.labels_for(name)
+                if not found:
+                    raise BadQuery(f"no speaker matches {name!r} in this index (see: transcript-bot stats)")
+                labels |= found
             filters.speakers = labels
         if opts.transcripts:
             known = set(self.data.manifest.get("transcripts", {}))
