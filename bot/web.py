@@ -1,0 +1,525 @@
+"""The web chat (Gradio): ask in plain words, read the answer quoted from the sources, check it.
+
+A thin front end over `TranscriptBot`: it turns the form (question, filters, conversation)
+into `AskOptions`, calls the core, and shows the answer JSON through `bot.web_render`,
+which escapes everything that comes from a transcript. `chat` is plain Python so tests call
+it directly; `build_demo(bot)` returns the Blocks; `serve` is what ``transcript-bot serve``
+and ``python app.py`` run. Gradio is imported only inside the functions that need it, so
+importing this module (for the chat function) stays cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any, Sequence
+
+from . import web_render as R
+from .core import MAX_QUESTION_CHARS, AskOptions, TranscriptBot
+from .errors import BadQuery, BotError
+from .settings import Settings
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home at launch
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 7860
+NEIGHBOURS_BEFORE, NEIGHBOURS_AFTER = 2, 2
+WHO_POOL = 60
+# Questions the bundled Kremlin corpus answers well; shown on first load.
+KREMLIN_EXAMPLES = [
+    "What did Putin say about the railway to Europe?",
+    "What did Putin tell French journalists about Syria?",
+    "What did Guterres and Putin discuss about climate change?",
+    "How did Putin describe gas supplies through Ukraine?",
+]
+
+
+# -- the chat, as plain Python ------------------------------------------------------------------
+
+
+def collection_of(rel: str) -> str:
+    """The collection of a transcript: its top-level folder under the corpus root."""
+    return rel.split("/", 1)[0] if "/" in rel else "(top level)"
+
+
+def transcript_titles(bot: TranscriptBot) -> dict[str, str]:
+    """Transcript path -> "Title (date, place)", to name transcripts in filters and chips."""
+    out = {}
+    for rel, t in bot.data.manifest.get("transcripts", {}).items():
+        where = ", ".join(x for x in (t.get("date"), t.get("place")) if x)
+        out[rel] = f"{t.get('title') or rel} ({where})" if where else (t.get("title") or rel)
+    return out
+
+
+def chosen_transcripts(bot: TranscriptBot, collections: Sequence[str] = (), transcripts: Sequence[str] = ()) -> list[str] | None:
+    """The transcripts a search is limited to (None: all), from the collection and transcript filters."""
+    if not collections and not transcripts:
+        return None
+    known = bot.data.manifest.get("transcripts", {})
+    pool = set(transcripts) if transcripts else set(known)
+    if collections:
+        wanted = set(collections)
+        pool = {t for t in pool if collection_of(t) in wanted}
+        if not pool:
+            raise BadQuery("none of the chosen transcripts is in the chosen collections; clear one of the two filters")
+    return sorted(pool)
+
+
+def make_filters(speakers: Sequence[str] | None = None, since: str | None = "", until: str | None = "",
+                 collections: Sequence[str] | None = None, transcripts: Sequence[str] | None = None,
+                 k: int | float = 5) -> dict[str, Any]:
+    """The filter form as one plain dict (what a turn records and `filters_summary` describes)."""
+    return {"speakers": list(speakers or []), "since": (since or "").strip(), "until": (until or "").strip(),
+            "collections": list(collections or []), "transcripts": list(transcripts or []), "k": int(k or 5)}
+
+
+def ask_options(bot: TranscriptBot, filters: dict[str, Any], context: Sequence[str], infer: bool) -> AskOptions:
+    return AskOptions(
+        k=filters.get("k", 5), speakers=filters.get("speakers") or None, since=filters.get("since") or None,
+        until=filters.get("until") or None,
+        transcripts=chosen_transcripts(bot, filters.get("collections") or (), filters.get("transcripts") or ()),
+        context=list(context), infer=infer,
+    )
+
+
+def answer_turn(bot: TranscriptBot, question: str, history: Sequence[dict[str, Any]], filters: dict[str, Any],
+                infer: bool = True, use_context: bool = True) -> dict[str, Any]:
+    """Ask one question of the conversation; the turn records what was asked, how, and the answer.
+
+    The earlier questions (oldest first) are the context that makes follow-ups work. The
+    neighbouring turns of every hit are fetched now, so expanding a card needs no round trip.
+    """
+    context = [t["question"] for t in history] if use_context else []
+    options = ask_options(bot, filters, context, infer)
+    bot.maybe_reload()  # a newer index generation written by `transcript-bot index` is picked up here
+    result = bot.ask(question, options).to_json()
+    neighbours = {
+        str(h["rank"]): bot.neighbours(h["transcript"], h["turn"], before=NEIGHBOURS_BEFORE, after=NEIGHBOURS_AFTER)
+        for h in result["hits"]
+    }
+    return {"question": result["question"], "result": result, "filters": filters, "infer": infer,
+            "context": context, "neighbours": neighbours}
+
+
+def render(bot: TranscriptBot, history: Sequence[dict[str, Any]], pending: str | None = None) -> str:
+    """The conversation as HTML (the welcome text when it is empty)."""
+    stats = bot.stats() if not history and pending is None else {}
+    return R.conversation_html(history, transcript_titles(bot), stats, pending)
+
+
+def chat(bot: TranscriptBot, question: str, history: Sequence[dict[str, Any]] | None = None, *,
+         speakers: Sequence[str] = (), since: str = "", until: str = "", collections: Sequence[str] = (),
+         transcripts: Sequence[str] = (), k: int = 5, infer: bool = True,
+         use_context: bool = True) -> tuple[str, list[dict[str, Any]]]:
+    """Answer one chat message: returns the conversation HTML and the new history.
+
+    Raises `BotError` (BadQuery for an empty or too long question, a bad date, an unknown
+    speaker) for the caller to show as a message.
+    """
+    history = list(history or [])
+    filters = make_filters(speakers, since, until, collections, transcripts, k)
+    turn = answer_turn(bot, question, history, filters, infer=infer, use_context=use_context)
+    history.append(turn)
+    return render(bot, history), history
+
+
+def write_exports(turn: dict[str, Any], folder: Path) -> tuple[str, Path, Path, Path]:
+    """The answer as Markdown (returned and written) and its passages as CSV and JSONL files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    markdown = R.answer_markdown(turn)
+    md, csv_path, jsonl = folder / "answer.md", folder / "passages.csv", folder / "passages.jsonl"
+    md.write_text(markdown, encoding="utf-8")
+    csv_path.write_text(R.passages_csv(turn), encoding="utf-8-sig", newline="")  # BOM: Excel reads UTF-8
+    jsonl.write_text(R.passages_jsonl(turn), encoding="utf-8")
+    return markdown, md, csv_path, jsonl
+
+
+def speaker_choices(bot: TranscriptBot) -> list[tuple[str, str]]:
+    """(label, person) pairs for the speaker filter: every label of a person grouped, with turn counts."""
+    out = []
+    for s in bot.speakers():
+        labels = len(s["labels"])
+        extra = f", {labels} labels" if labels > 1 else ""
+        out.append((f"{s['person']} ({s['turns']:,} turns{extra})", s["person"]))
+    return out
+
+
+def transcript_choices(bot: TranscriptBot) -> list[tuple[str, str]]:
+    items = bot.data.manifest.get("transcripts", {}).items()
+    ordered = sorted(items, key=lambda kv: (kv[1].get("date") or "", kv[0]))
+    return [(f"{t.get('date') or 'undated'} · {t.get('title') or rel}" + (f" ({t['place']})" if t.get("place") else ""), rel)
+            for rel, t in ordered]
+
+
+def collection_choices(bot: TranscriptBot) -> list[tuple[str, str]]:
+    counts: dict[str, int] = {}
+    for rel in bot.data.manifest.get("transcripts", {}):
+        counts[collection_of(rel)] = counts.get(collection_of(rel), 0) + 1
+    return [(f"{name} ({n} transcripts)", name) for name, n in sorted(counts.items())]
+
+
+def default_examples(bot: TranscriptBot) -> list[str]:
+    """Example questions for the first screen: the Kremlin ones when that corpus is loaded."""
+    titles = bot.data.manifest.get("transcripts", {})
+    if any(rel.startswith("kremlin/") for rel in titles):
+        return KREMLIN_EXAMPLES
+    people = [s["person"] for s in bot.speakers()[:2]]
+    return [f"What did {p} say about the economy?" for p in people] or ["What was discussed?"]
+
+
+def corpus_panel(bot: TranscriptBot) -> tuple[str, str]:
+    """The corpus panel HTML and the header's stale warning ("" when the index is fresh)."""
+    try:
+        fresh = bot.freshness()
+        describe, stale = fresh.describe(), fresh.stale
+    except BotError as exc:  # the corpus folder is gone or unreadable: say so, keep serving
+        describe, stale = str(exc), True
+    html = R.corpus_html(bot.stats(), describe, stale, bot.data.manifest.get("transcripts", {}), bot.speakers())
+    banner = ""
+    if stale:
+        banner = (f'<div class="tb-stale" role="alert">The index is out of date with the corpus ({R.esc(describe)}); '
+                  'answers come from the loaded index. See the Corpus tab.</div>')
+    return html, banner
+
+
+def parse_context(context: Any) -> list[str]:
+    """The API's context: a list, a JSON list string, or one earlier question as plain text."""
+    if context is None or context == "":
+        return []
+    if isinstance(context, (list, tuple)):
+        return [str(c) for c in context]
+    text = str(context).strip()
+    if text.startswith("["):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            raise BadQuery("context looks like a JSON list but does not parse") from None
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise BadQuery("context must be a JSON list of strings (earlier questions, oldest first)")
+        return value
+    return [text] if text else []
+
+
+def api_answer(bot: TranscriptBot, question: str, k: int = 5, speaker: str = "", since: str = "", until: str = "",
+               context: Any = "") -> dict[str, Any]:
+    """What the /ask endpoint returns: exactly ``transcript-bot ask --json``."""
+    options = AskOptions(k=int(k), speaker=speaker or None, since=since or None, until=until or None,
+                         context=parse_context(context))
+    return bot.ask(question, options).to_json()
+
+
+# -- the Gradio app -------------------------------------------------------------------------------
+
+
+KEYS_JS = """
+document.addEventListener('keydown', (e) => {
+  const t = e.target; const typing = t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.isContentEditable);
+  if (e.key === '/' && !typing) { const q = document.querySelector('#tb-question textarea, #tb-question input');
+    if (q) { e.preventDefault(); q.focus(); } }
+});
+"""
+SCROLL_JS = """() => { const turns = document.querySelectorAll('#tb-conversation .tb-turn');
+  const t = turns[turns.length - 1]; if (t) t.scrollIntoView({behavior: 'smooth', block: 'start'}); }"""
+
+API_DOC = """
+### The `/ask` endpoint
+
+Every answer the chat shows is also available as JSON, exactly what `transcript-bot ask --json` prints
+(`question`, `answer`, `abstained`, `understood`, `hits` with citations, highlights and source links).
+
+```python
+from gradio_client import Client
+
+client = Client("http://127.0.0.1:7860/")
+result = client.predict(
+    "And what about gas prices?",       # question
+    5,                                  # k: number of passages
+    "Vladimir Putin",                   # speaker ("" for anyone)
+    "2010",                             # since: YYYY[-MM[-DD]] or ""
+    "",                                 # until
+    '["What did Putin say about Ukraine?"]',  # context: earlier questions, oldest first (JSON list or one question)
+    api_name="/ask",
+)
+print(result["answer"])
+for hit in result["hits"]:
+    print(hit["citation"])
+```
+
+Errors (empty or too long question, bad date, unknown speaker) come back as an error with a one-line message.
+`/who` takes a topic and a number of speakers and returns the "who said it" ranking.
+"""
+
+
+def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None):
+    """The web chat as a `gr.Blocks` (not launched): Ask, Who said it, Corpus and API tabs."""
+    import gradio as gr
+
+    examples = list(examples) if examples is not None else default_examples(bot)
+    export_root = Path(tempfile.mkdtemp(prefix="transcript-bot-exports-"))
+    stats = bot.stats()
+    span = f"{stats['date_range'][0]} to {stats['date_range'][1]}" if stats.get("date_range") else "no dated transcripts"
+    corpus_html, banner = corpus_panel(bot)
+
+    def to_message(exc: BotError) -> str:
+        return str(exc)[:1].upper() + str(exc)[1:]
+
+    def check_question(question: str | None) -> str:
+        q = (question or "").strip()
+        if not q:
+            raise gr.Error("Type a question first, for example: " + (examples[0] if examples else "What was said about gas prices?"))
+        if len(q) > MAX_QUESTION_CHARS:
+            raise gr.Error(f"Your question is {len(q):,} characters long; the limit is {MAX_QUESTION_CHARS:,}. Please shorten it.")
+        return q
+
+    # -- handlers (thin: check input, call the plain functions above, turn errors into messages) --
+
+    def start(question, history):
+        q = check_question(question)
+        return render(bot, history, pending=q), "", {"question": q, "mode": "ask"}, gr.update(visible=False)
+
+    def start_relax(history):
+        if not history:
+            raise gr.Error("Ask a question first.")
+        last = history[-1]
+        return render(bot, history[:-1], pending=last["question"]), {"question": last["question"], "mode": "relax"}
+
+    def finish(pending, history, speakers, since, until, collections, transcripts, k):
+        question, mode = pending["question"], pending["mode"]
+        history = list(history or [])
+        if mode == "relax":
+            filters, earlier = history[-1]["filters"], history[:-1]
+        else:
+            filters, earlier = make_filters(speakers, since, until, collections, transcripts, k), history
+        try:
+            turn = answer_turn(bot, question, earlier, filters, infer=(mode != "relax"), use_context=(mode != "relax"))
+        except BotError as exc:
+            gr.Warning(to_message(exc))
+            restore = question if mode == "ask" else gr.update()
+            return (render(bot, history), history, gr.update(), gr.update(), gr.update(), gr.update(), gr.update(),
+                    restore, gr.update(visible=not history))
+        history = [*earlier, turn]
+        markdown, md, csv_path, jsonl = write_exports(turn, export_root / uuid.uuid4().hex)
+        inferred = R.inferred_labels(turn["result"].get("understood") or {}) if turn["infer"] else []
+        relax = gr.update(visible=bool(inferred), value=f"Ask again without: {', '.join(inferred)}")
+        return (render(bot, history), history, markdown, gr.update(value=str(md), interactive=True),
+                gr.update(value=str(csv_path), interactive=True), gr.update(value=str(jsonl), interactive=True),
+                relax, gr.update(), gr.update(visible=False))
+
+    def new_chat():
+        return (render(bot, []), [], "", "", gr.update(value=None, interactive=False),
+                gr.update(value=None, interactive=False), gr.update(value=None, interactive=False),
+                gr.update(visible=False), gr.update(visible=True))
+
+    def filters_label(speakers, since, until, collections, transcripts, k):
+        summary = R.filters_summary(make_filters(speakers, since, until, collections, transcripts, k))
+        return gr.update(label=f"Filters: {summary}" if summary else "Filters (none: searching everything)")
+
+    def clear_filters():
+        return [], "", "", [], [], 5, gr.update(label="Filters (none: searching everything)")
+
+    def who(topic, k):
+        t = check_question(topic)
+        try:
+            rows = bot.who(t, k=int(k), pool=WHO_POOL)
+        except BotError as exc:
+            raise gr.Error(to_message(exc)) from None
+        return R.who_html(t, rows, WHO_POOL)
+
+    def refresh():
+        html, new_banner = corpus_panel(bot)
+        return html, gr.update(value=new_banner, visible=bool(new_banner))
+
+    def reload_index():
+        try:
+            changed = bot.reload()
+        except BotError as exc:
+            raise gr.Error(to_message(exc)) from None
+        gr.Info(f"Loaded index generation {bot.data.generation}." if changed else "The index is unchanged.")
+        html, new_banner = corpus_panel(bot)
+        return (html, gr.update(value=new_banner, visible=bool(new_banner)), gr.update(choices=speaker_choices(bot)), gr.update(choices=transcript_choices(bot)),
+                gr.update(choices=collection_choices(bot)))
+
+    def api_ask(question: str, k: int = 5, speaker: str = "", since: str = "", until: str = "", context: str = "") -> dict:
+        """Answer a question with cited passages; the same JSON as `transcript-bot ask --json`.
+
+        context: earlier questions of the conversation, oldest first, as a JSON list string
+        (or one earlier question as plain text).
+        """
+        try:
+            return api_answer(bot, question, k, speaker, since, until, context)
+        except BotError as exc:
+            raise gr.Error(to_message(exc)) from None
+
+    def api_who(topic: str, k: int = 10) -> dict:
+        """Who spoke to a topic most: people with passage counts, date range and best passage."""
+        try:
+            return {"topic": topic, "speakers": bot.who(topic, k=int(k), pool=WHO_POOL)}
+        except BotError as exc:
+            raise gr.Error(to_message(exc)) from None
+
+    # -- layout -----------------------------------------------------------------------------------
+
+    with gr.Blocks(title="transcript-bot", analytics_enabled=False) as demo:
+        gr.HTML(
+            f'<header class="tb-header"><div><h1>transcript-bot</h1><p>Ask {stats["transcripts"]:,} transcripts '
+            f'({R.esc(span)}); every answer is quoted from the source, with citations.</p></div></header>',
+            head=f"<style>{R.CSS}</style><script>{KEYS_JS}</script>", js_on_load=None, elem_id="tb-header-html",
+        )
+        banner_html = gr.HTML(banner, js_on_load=None, elem_id="tb-banner", visible=bool(banner))
+        history = gr.State([])
+        pending = gr.State(None)
+        with gr.Tabs():
+            with gr.Tab("Ask", id="ask"):
+                with gr.Accordion("Filters (none: searching everything)", open=False, elem_id="tb-filters") as filters_box:
+                    with gr.Row():
+                        f_speakers = gr.Dropdown(speaker_choices(bot), multiselect=True, filterable=True, label="Speakers",
+                                                 info="All labels of one person are grouped; counts are turns.",
+                                                 elem_id="tb-speakers", scale=2, min_width=240)
+                        f_since = gr.Textbox(label="From", placeholder="YYYY, YYYY-MM or YYYY-MM-DD", info=f"Corpus: {span}",
+                                             elem_id="tb-since", min_width=150)
+                        f_until = gr.Textbox(label="To", placeholder="YYYY, YYYY-MM or YYYY-MM-DD", elem_id="tb-until",
+                                             min_width=150)
+                    with gr.Row():
+                        f_collections = gr.Dropdown(collection_choices(bot), multiselect=True, label="Collections",
+                                                    elem_id="tb-collections", min_width=200)
+                        f_transcripts = gr.Dropdown(transcript_choices(bot), multiselect=True, filterable=True,
+                                                    label="Transcripts", elem_id="tb-transcripts", scale=2, min_width=240)
+                        f_k = gr.Slider(1, 20, value=5, step=1, label="Passages per answer", elem_id="tb-k", min_width=180)
+                    clear_btn = gr.Button("Clear filters", size="sm", variant="secondary", elem_id="tb-clear-filters")
+                conversation = gr.HTML(render(bot, []), js_on_load=None, elem_id="tb-conversation", min_height=160)
+                with gr.Row(visible=True, elem_id="tb-examples") as examples_row:
+                    example_btns = [gr.Button(ex, size="sm", variant="secondary", elem_classes=["tb-example"]) for ex in examples]
+                with gr.Group(elem_id="tb-askbar"):
+                    with gr.Row(equal_height=True):
+                        question = gr.Textbox(show_label=False, placeholder="Ask a question about the transcripts…",
+                                              elem_id="tb-question", scale=6, min_width=200, autofocus=True, lines=1, max_lines=4,
+                                              container=False)
+                        ask_btn = gr.Button("Ask", variant="primary", elem_id="tb-ask", scale=0, min_width=80)
+                with gr.Row(elem_id="tb-actions"):
+                    new_btn = gr.Button("New chat", size="sm", variant="secondary", elem_id="tb-new", scale=0, min_width=110)
+                    relax_btn = gr.Button("Ask again without inferred filters", size="sm", visible=False,
+                                          elem_id="tb-relax", scale=0, min_width=200)
+                with gr.Accordion("Export this answer", open=False, elem_id="tb-export"):
+                    export_md = gr.Textbox(label="Answer with citations (Markdown)", lines=6, max_lines=14, interactive=False,
+                                           buttons=["copy"], elem_id="tb-export-md")
+                    with gr.Row():
+                        dl_md = gr.DownloadButton("Markdown (.md)", interactive=False, size="sm", elem_id="tb-dl-md")
+                        dl_csv = gr.DownloadButton("Passages (.csv)", interactive=False, size="sm", elem_id="tb-dl-csv")
+                        dl_jsonl = gr.DownloadButton("Passages (.jsonl)", interactive=False, size="sm", elem_id="tb-dl-jsonl")
+            with gr.Tab("Who said it", id="who"):
+                gr.Markdown("Who spoke to a topic most, by meaning rather than exact words: each person's share of the "
+                            f"{WHO_POOL} closest passages, their dates and their best passage.")
+                with gr.Row(equal_height=True):
+                    who_topic = gr.Textbox(show_label=False, placeholder="A topic, e.g. gas prices", elem_id="tb-who-topic",
+                                           scale=5, container=False)
+                    who_k = gr.Slider(3, 20, value=8, step=1, label="Speakers", scale=2, min_width=160, elem_id="tb-who-k")
+                    who_btn = gr.Button("Find speakers", variant="primary", scale=0, min_width=130, elem_id="tb-who-go")
+                who_out = gr.HTML("", js_on_load=None, elem_id="tb-who-out", min_height=80)
+            with gr.Tab("Corpus", id="corpus"):
+                reload_btn = gr.Button("Reload index", size="sm", variant="secondary", elem_id="tb-reload")
+                corpus_out = gr.HTML(corpus_html, js_on_load=None, elem_id="tb-corpus")
+            with gr.Tab("API", id="api"):
+                gr.Markdown(API_DOC)
+
+        # -- events ---------------------------------------------------------------------------------
+        filter_inputs = [f_speakers, f_since, f_until, f_collections, f_transcripts, f_k]
+        finish_outputs = [conversation, history, export_md, dl_md, dl_csv, dl_jsonl, relax_btn, question, examples_row]
+        private: dict[str, Any] = {"api_visibility": "private"}
+
+        def ask_chain(event):
+            """After the pending turn is shown: scroll to it, compute the answer, scroll again."""
+            event.then(None, js=SCROLL_JS, **private)
+            (event.success(finish, [pending, history, *filter_inputs], finish_outputs, show_progress="hidden", **private)
+                  .then(None, js=SCROLL_JS, **private))
+
+        for trigger in (question.submit, ask_btn.click):
+            ask_chain(trigger(start, [question, history], [conversation, question, pending, examples_row],
+                              queue=False, show_progress="hidden", trigger_mode="once", **private))
+        for btn, text in zip(example_btns, examples):
+            ask_chain(btn.click(lambda h, t=text: start(t, h), [history], [conversation, question, pending, examples_row],
+                                queue=False, show_progress="hidden", **private))
+        ask_chain(relax_btn.click(start_relax, [history], [conversation, pending], queue=False, show_progress="hidden",
+                                  **private))
+        new_btn.click(new_chat, None, [conversation, history, question, export_md, dl_md, dl_csv, dl_jsonl, relax_btn,
+                                       examples_row], queue=False, **private)
+        for comp in filter_inputs:
+            comp.change(filters_label, filter_inputs, filters_box, queue=False, show_progress="hidden", **private)
+        clear_btn.click(clear_filters, None, [*filter_inputs, filters_box], queue=False, **private)
+        for trigger in (who_topic.submit, who_btn.click):
+            trigger(who, [who_topic, who_k], who_out, show_progress="minimal", **private)
+        reload_btn.click(reload_index, None, [corpus_out, banner_html, f_speakers, f_transcripts, f_collections], **private)
+        demo.load(refresh, None, [corpus_out, banner_html], queue=False, show_progress="hidden", **private)
+
+        gr.api(api_ask, api_name="ask")
+        gr.api(api_who, api_name="who")
+    demo.queue(default_concurrency_limit=2)
+    return demo
+
+
+def launch(demo, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, prevent_thread_lock: bool = False):
+    """Start the server bound to ``host`` (127.0.0.1 unless told otherwise) and print the url."""
+    demo.launch(server_name=host, server_port=port, prevent_thread_lock=True, show_error=True, quiet=True,
+                inbrowser=False, share=False, footer_links=["api"], run_history=False)
+    url = f"http://{host}:{demo.server_port}/"
+    print(f"transcript-bot web chat: {url}  (Ctrl+C stops it)", flush=True)
+    if not prevent_thread_lock:
+        demo.block_thread()
+    return url
+
+
+def ensure_index(settings: Settings, embedder_holder: dict[str, Any]) -> None:
+    """Verify the index against the corpus; build or update it first when it is missing or stale."""
+    from . import store
+    from .chunking import PASSAGE_RULES
+    from .embedding import load_embedder
+    from .errors import IndexMismatch, IndexMissing
+    from .indexer import freshness, sync
+
+    reason = None
+    try:
+        manifest = store.read_manifest(settings.index)
+        store.check_compatible(manifest, settings.index, settings.model, PASSAGE_RULES)
+        if not Path(settings.corpus).exists():
+            print(f"warning: corpus folder {settings.corpus} not found; serving the index as it is", file=sys.stderr)
+            return
+        fresh = freshness(settings.corpus, manifest)
+        if fresh.stale:
+            reason = fresh.describe()
+    except IndexMissing:
+        reason = "no index yet"
+    except IndexMismatch as exc:
+        reason = str(exc)
+    if reason is None:
+        print(f"Index {settings.index}/ is up to date with {settings.corpus}/ "
+              f"({len(manifest.get('transcripts', {}))} transcripts, {manifest.get('passages')} passages).", flush=True)
+        return
+
+    def factory():
+        if "embedder" not in embedder_holder:
+            embedder_holder["embedder"] = load_embedder(settings.model)
+        return embedder_holder["embedder"]
+
+    print(f"Updating the index {settings.index}/ ({reason}) ...", flush=True)
+    report = sync(settings.corpus, settings.index, settings.model, factory, progress=True)
+    for line in report.problems:
+        print(f"warning: {line}", file=sys.stderr)
+    print(report.summary(), flush=True)
+
+
+def serve(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, sync_first: bool = True,
+          prevent_thread_lock: bool = False):
+    """``transcript-bot serve``: bring the index up to date, load index and model once, start the chat."""
+    from .embedding import load_embedder
+
+    holder: dict[str, Any] = {}
+    if sync_first:
+        ensure_index(settings, holder)
+    # One torch thread: a serving process answers faster under competing load (see MODELS.md).
+    embedder = holder.get("embedder") or load_embedder(settings.model, threads=1)
+    bot = TranscriptBot(settings, embedder=embedder)
+    demo = build_demo(bot)
+    return launch(demo, host, port, prevent_thread_lock=prevent_thread_lock)
