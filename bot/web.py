@@ -321,7 +321,7 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None):
     def clear_filters():
         return [], "", "", [], [], 5, gr.update(label="Filters (none: searching everything)")
 
-    def who(topic, k):
+    def show_who(topic, k):
         t = check_question(topic)
         try:
             rows = bot.who(t, k=int(k), pool=WHO_POOL)
@@ -450,7 +450,7 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None):
             comp.change(filters_label, filter_inputs, filters_box, queue=False, show_progress="hidden", **private)
         clear_btn.click(clear_filters, None, [*filter_inputs, filters_box], queue=False, **private)
         for trigger in (who_topic.submit, who_btn.click):
-            trigger(who, [who_topic, who_k], who_out, show_progress="minimal", **private)
+            trigger(show_who, [who_topic, who_k], who_out, show_progress="minimal", **private)
         reload_btn.click(reload_index, None, [corpus_out, banner_html, f_speakers, f_transcripts, f_collections], **private)
         demo.load(refresh, None, [corpus_out, banner_html], queue=False, show_progress="hidden", **private)
 
@@ -511,15 +511,19 @@ def ensure_index(settings: Settings, embedder_holder: dict[str, Any]) -> None:
 
 
 def serve(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, sync_first: bool = True,
-          prevent_thread_lock: bool = False):
-    """``transcript-bot serve``: bring the index up to date, load index and model once, start the chat."""
+          prevent_thread_lock: bool = False, embedder: Any = None):
+    """``transcript-bot serve``: bring the index up to date, load index and model once, start the chat.
+
+    Returns the running Blocks (only reached with ``prevent_thread_lock``, as tests use it).
+    """
     from .embedding import load_embedder
 
-    holder: dict[str, Any] = {}
+    holder: dict[str, Any] = {"embedder": embedder} if embedder is not None else {}
     if sync_first:
         ensure_index(settings, holder)
     # One torch thread: a serving process answers faster under competing load (see MODELS.md).
-    embedder = holder.get("embedder") or load_embedder(settings.model, threads=1)
-    bot = TranscriptBot(settings, embedder=embedder)
+    model = holder.get("embedder") or load_embedder(settings.model, threads=1)
+    bot = TranscriptBot(settings, embedder=model)
     demo = build_demo(bot)
-    return launch(demo, host, port, prevent_thread_lock=prevent_thread_lock)
+    launch(demo, host, port, prevent_thread_lock=prevent_thread_lock)
+    return demo

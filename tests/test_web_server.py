@@ -1,0 +1,108 @@
+"""The web chat as a real Gradio server on 127.0.0.1, queried through `gradio_client`.
+
+One server per module over the small real index; the `/ask` endpoint must return exactly
+what the core (and so ``transcript-bot ask --json``) returns.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+
+from bot.core import AskOptions
+
+pytestmark = pytest.mark.slow
+
+RAILWAY = "What did Kim Jong-il say about the railway?"
+FOLLOW_UP = "And what about missiles?"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(small_bot):
+    from bot.web import build_demo
+
+    demo = build_demo(small_bot)
+    port = free_port()
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    from gradio_client import Client
+
+    return Client(server, verbose=False)
+
+
+def test_ask_endpoint_returns_the_ask_json(client, small_bot):
+    got = client.predict(RAILWAY, 3, "", "", "", "", api_name="/ask")
+    assert got == small_bot.ask(RAILWAY, AskOptions(k=3)).to_json()
+    assert got["hits"][0]["citation"].startswith("[1] ") and got["hits"][0]["url"].startswith("http")
+
+
+def test_ask_endpoint_takes_filters_and_context(client, small_bot):
+    got = client.predict(FOLLOW_UP, 4, "Putin", "2000", "2000-12-31", json.dumps([RAILWAY]), api_name="/ask")
+    expected = small_bot.ask(FOLLOW_UP, AskOptions(k=4, speaker="Putin", since="2000", until="2000-12-31",
+                                                   context=[RAILWAY])).to_json()
+    assert got == expected and got["understood"]["follow_up"]
+    assert {h["speaker"] for h in got["hits"]} <= small_bot.directory.labels_for("Putin")
+    # Keyword arguments by name, and one earlier question given as plain text.
+    assert client.predict(question=FOLLOW_UP, context=RAILWAY, api_name="/ask") == \
+        small_bot.ask(FOLLOW_UP, AskOptions(context=[RAILWAY])).to_json()
+
+
+def test_ask_endpoint_reports_errors_in_one_line(client):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="(?i)empty question"):
+        client.predict("  ", api_name="/ask")
+    with pytest.raises(AppError, match="(?i)bad date"):
+        client.predict("gas", 5, "", "someday", api_name="/ask")
+
+
+def test_who_endpoint_and_only_public_endpoints(client, small_bot):
+    got = client.predict("gas supplies", 3, api_name="/who")
+    assert got == {"topic": "gas supplies", "speakers": small_bot.who("gas supplies", k=3, pool=60)}
+    endpoints = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert endpoints == {"/ask", "/who"}  # the UI's own events are private
+
+
+def test_server_listens_on_localhost_only(server):
+    assert server.startswith("http://127.0.0.1:")
+
+
+def test_serve_brings_a_stale_index_up_to_date_first(tmp_path, small_corpus, index_copy, embedder, capsys):
+    import shutil
+    import urllib.request
+
+    from bot.settings import DEFAULT_MODEL, Settings
+    from bot.web import serve
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(small_corpus, corpus)
+    gone = sorted((corpus / "kremlin").glob("2010-10-15_*.txt"))[0]
+    gone.unlink()
+    demo = serve(Settings(corpus, index_copy, DEFAULT_MODEL), port=free_port(), prevent_thread_lock=True,
+                 embedder=embedder)
+    try:
+        out = capsys.readouterr().out
+        assert "Updating the index" in out and "1 removed" in out and "web chat: http://127.0.0.1:" in out
+        url = out.split("web chat: ")[1].split()[0]
+        assert urllib.request.urlopen(url, timeout=10).status == 200
+    finally:
+        demo.close()
+    demo = serve(Settings(corpus, index_copy, DEFAULT_MODEL), port=free_port(), prevent_thread_lock=True,
+                 embedder=embedder)
+    demo.close()
+    assert "is up to date" in capsys.readouterr().out
