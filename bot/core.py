@@ -19,6 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import store
+from .abstention import decide
 from .answer import NOT_FOUND, Answer, Hit, compose_answer, relevance_label
 from .chunking import PASSAGE_RULES
 from .dates import normalise_iso
@@ -138,8 +139,9 @@ class TranscriptBot:
         if follow_up:
             prev = context[-1]
             pvec = self.embedder.embed_query(prev)
-            qvec = _normalise(qvec + 0.5 * pvec)
-            keyword_text = f"{question} {prev}"
+            qvec = _normalise(qvec + self.config.followup_weight * pvec)
+            if self.config.followup_keyword:
+                keyword_text = f"{question} {prev}"
             prev_boosts, _ = self._understand(prev, AskOptions(), directory)
             for label, b in prev_boosts.speakers.items():
                 boosts.speakers.setdefault(label, b)
@@ -148,8 +150,29 @@ class TranscriptBot:
             for rel in self._conversation_transcripts(tuple(context), directory, retriever):
                 boosts.transcripts[rel] = self.config.transcript_boost
             understood["continues"] = sorted(boosts.transcripts)
+        self._title_boosts(question, qvec, boosts)
         found = retriever.search(qvec, keyword_text, k=opts.k, filters=filters, boosts=boosts)
-        return self._answer(question, qvec, found, understood)
+        return self._answer(question, qvec, found, understood, data, " ".join(context) if follow_up else "")
+
+    def _title_boosts(self, question: str, qvec: np.ndarray, boosts: Boosts) -> None:
+        """Prefer passages of transcripts whose title matches the event the question names."""
+        cfg = self.config
+        if cfg.title_boost <= 0:
+            return
+        data = self.data
+        rels, dense, kw = data.transcript_names, data.title_vectors @ qvec, data.title_keyword
+        if not rels:
+            return
+        lo = float(np.median(dense))
+        hi = float(dense.max())
+        score = np.clip((dense - lo) / max(hi - lo, 1e-6), 0, 1) ** cfg.title_power
+        if cfg.title_keyword > 0:
+            k = kw.scores(question)
+            if k.max() > 0:
+                score = (score + cfg.title_keyword * (k / k.max()) ** cfg.title_power) / (1 + cfg.title_keyword)
+        for i in np.argsort(-score)[:20]:
+            if score[i] > 0.05:
+                boosts.transcripts[rels[i]] = max(boosts.transcripts.get(rels[i], 0.0), cfg.title_boost * float(score[i]))
 
     def search(self, question: str, options: AskOptions | None = None) -> list[ScoredPassage]:
         """The ranked passages alone (used by evaluation and the "who said it" view)."""
@@ -160,16 +183,19 @@ class TranscriptBot:
                                       filters=filters, boosts=boosts)
 
     def _answer(self, question: str, qvec: np.ndarray, found: list[ScoredPassage],
-                understood: dict[str, Any]) -> Answer:
+                understood: dict[str, Any], data: store.IndexData, context_text: str) -> Answer:
         hits = [
             Hit(rank=i + 1, passage=s.passage, score=s.score, similarity=s.dense, keyword=s.keyword,
                 relevance=relevance_label(s.dense, STRONG, GOOD))
             for i, s in enumerate(found)
         ]
         top_similarity = max((h.similarity for h in hits), default=0.0)
-        abstained = not hits or top_similarity < self.config.abstain_below
+        verdict = decide(question, top_similarity, (data.keyword, data.title_keyword), self.config.abstain_below,
+                         self.config.abstain_below_if_unknown, context_text)
+        abstained = not hits or verdict.abstained
+        understood["abstention_reason"] = verdict.reason
         if abstained:
-            text = NOT_FOUND if hits else "No transcript in the corpus answers this, and no passage is close."
+            text = NOT_FOUND if hits else "No transcript in the corpus answers this question."
         else:
             text = compose_answer(qvec, hits, self.embedder.embed_documents)
         return Answer(question=question, answer=text, abstained=abstained, hits=hits, understood=understood)

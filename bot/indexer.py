@@ -115,6 +115,7 @@ def sync(
     """Update (or with ``full``, rebuild) the index at ``index_dir`` from ``corpus``."""
     started = time.perf_counter()
     report = SyncReport()
+    embedder_factory = _once(embedder_factory)
     say = warn or (lambda line: print(line, file=sys.stderr))
     listing = scan(corpus, max_bytes)
     report.problems.extend(listing.problems)
@@ -218,6 +219,7 @@ def sync(
             index = _new_filled_index(kind, dimension, np.vstack([kept, vectors]).astype(np.float32),
                                       np.concatenate([np.array([p.id for p in keep], dtype=np.int64), fresh_ids]))
 
+        title_vectors = _title_vectors(transcripts, old, embedder_factory, dimension)
         keyword = KeywordIndex.build([embedding_text(p, KEYWORD_MODE) for p in all_passages])
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         manifest = {
@@ -231,11 +233,41 @@ def sync(
             "next_id": next_id,
             "transcripts": dict(sorted(transcripts.items())),
         }
-        store.write(index_dir, manifest, all_passages, index, keyword)
+        store.write(index_dir, manifest, all_passages, index, keyword, title_vectors)
         report.wrote = True
         report.passages = len(all_passages)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _once(factory: Callable[[], Embedder]) -> Callable[[], Embedder]:
+    """The model is loaded at most once per sync, and only if something needs embedding."""
+    made: list[Embedder] = []
+
+    def get() -> Embedder:
+        if not made:
+            made.append(factory())
+        return made[0]
+
+    return get
+
+
+def _title_vectors(transcripts: dict[str, Any], old, embedder_factory, dimension: int) -> np.ndarray:
+    """One vector per transcript title (sorted order), reusing the old ones for unchanged titles."""
+    names = sorted(transcripts)
+    texts = [store.title_text(transcripts[r], r) for r in names]
+    known: dict[str, np.ndarray] = {}
+    if old is not None:
+        for rel, vec in zip(old.transcript_names, old.title_vectors):
+            known[store.title_text(old.manifest["transcripts"][rel], rel)] = vec
+    out = np.zeros((len(names), dimension), dtype=np.float32)
+    missing = [i for i, t in enumerate(texts) if t not in known]
+    for i, t in enumerate(texts):
+        if t in known:
+            out[i] = known[t]
+    if missing:
+        out[missing] = embedder_factory().embed_documents([texts[i] for i in missing])
+    return out
 
 
 def _new_filled_index(kind: str, dimension: int, vectors: np.ndarray, ids: np.ndarray):

@@ -46,6 +46,10 @@ class KeywordIndex:
         retriever.index(docs, show_progress=False)
         return cls(retriever, len(texts))
 
+    @property
+    def vocabulary(self) -> dict[str, int]:
+        return self._retriever.vocab_dict
+
     def tokens(self, text: str) -> list[str]:
         return [self._stem(w) for w in re.findall(_SPLIT, text.lower()) if w not in self._stopwords]
 

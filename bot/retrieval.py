@@ -25,7 +25,7 @@ from .store import IndexData
 class RetrievalConfig:
     """Knobs of the search pipeline; defaults are the values measured best on the dev set."""
 
-    fusion: str = "rrf"  # "rrf" | "weighted" | "dense" | "keyword"
+    fusion: str = "weighted"  # "weighted" | "rrf" | "dense" | "keyword"
     rrf_k: int = 60
     dense_weight: float = 1.0
     keyword_weight: float = 1.0
@@ -34,7 +34,13 @@ class RetrievalConfig:
     mention_boost: float = 0.05  # the person is only mentioned
     date_boost: float = 0.2
     transcript_boost: float = 0.3  # follow-ups: the transcript(s) the conversation was about
-    abstain_below: float = 0.0  # top dense similarity under which the bot abstains
+    followup_weight: float = 0.5  # how much of the previous question's vector a follow-up keeps
+    followup_keyword: bool = True  # add the previous question's words to the keyword query
+    title_boost: float = 0.3  # transcripts whose title matches the question (the event it names)
+    title_power: float = 2.0
+    title_keyword: float = 0.5
+    abstain_below: float = 0.35  # top dense similarity under which the bot abstains
+    abstain_below_if_unknown: float = 0.45  # the same, when a question word is unknown to the corpus
 
 
 @dataclass

@@ -7,6 +7,8 @@ Layout of ``index/``::
     passages.<gen>.jsonl        one passage per line (verbatim text and citation fields)
     vectors.<gen>.faiss         FAISS inner-product index over normalised vectors, int64 ids
     keyword.<gen>/              the bm25s BM25 index (JSON + .npy), rows in passages order
+    titles.<gen>.npy            one normalised float16 vector per transcript title, in the
+                                manifest's (sorted) transcript order, to match named events
 
 An update writes the next generation's data files beside the current ones, then replaces
 ``manifest.json`` in one ``os.replace``: a reader (or a crash) sees either the old complete
@@ -38,6 +40,7 @@ FORMAT_NAME = "transcript-bot-index"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 LOCK = ".lock"
+DATA_KINDS = ("passages", "vectors", "keyword", "titles")
 
 
 def new_vector_index(dimension: int, storage: str = "fp16", kind: str = "flat", nlist: int = 0):
@@ -72,10 +75,26 @@ class IndexData:
     vectors: Any  # faiss.IndexIDMap2
     keyword: KeywordIndex
     generation: int
+    title_vectors: np.ndarray  # rows follow sorted(manifest["transcripts"])
 
     def __post_init__(self) -> None:
         self.row_of = {p.id: row for row, p in enumerate(self.passages)}
         self.ids = np.array([p.id for p in self.passages], dtype=np.int64)
+        self.transcript_names = sorted(self.manifest.get("transcripts", {}))
+        self._title_keyword: KeywordIndex | None = None
+
+    @property
+    def title_keyword(self) -> KeywordIndex:
+        """BM25 over transcript titles and places (built on first use; tiny)."""
+        if self._title_keyword is None:
+            self._title_keyword = KeywordIndex.build([title_text(self.manifest["transcripts"][r], r) for r in self.transcript_names])
+        return self._title_keyword
+
+
+def title_text(entry: dict[str, Any], rel: str) -> str:
+    """What represents a transcript as a whole: its title and place."""
+    title = entry.get("title") or rel
+    return f"{title} ({entry['place']})" if entry.get("place") else title
 
 
 def manifest_path(folder: Path) -> Path:
@@ -120,7 +139,7 @@ def load(folder: Path, model: str | None = None, passage_rules: str | None = Non
     manifest = read_manifest(folder)
     check_compatible(manifest, folder, model, passage_rules)
     files = manifest.get("files", {})
-    for key in ("passages", "vectors", "keyword"):
+    for key in ("passages", "vectors", "keyword", "titles"):
         if key not in files:
             raise IndexCorrupt(f"{manifest_path(folder)}: names no {key} file; rebuild with: transcript-bot index --full")
     for key, entry in files.items():
@@ -138,10 +157,15 @@ def load(folder: Path, model: str | None = None, passage_rules: str | None = Non
             "rebuild with: transcript-bot index --full"
         )
     keyword = KeywordIndex.load(folder / files["keyword"]["path"], len(passages))
-    return IndexData(folder, manifest, passages, vectors, keyword, int(manifest.get("generation", 0)))
+    titles = np.load(folder / files["titles"]["path"], allow_pickle=False).astype(np.float32)
+    if len(titles) != len(manifest.get("transcripts", {})):
+        raise IndexCorrupt(f"{folder / files['titles']['path']}: {len(titles)} title vectors for "
+                           f"{len(manifest.get('transcripts', {}))} transcripts; rebuild with: transcript-bot index --full")
+    return IndexData(folder, manifest, passages, vectors, keyword, int(manifest.get("generation", 0)), titles)
 
 
-def write(folder: Path, manifest: dict[str, Any], passages: list[Passage], vectors, keyword: KeywordIndex) -> int:
+def write(folder: Path, manifest: dict[str, Any], passages: list[Passage], vectors, keyword: KeywordIndex,
+          title_vectors: np.ndarray) -> int:
     """Write a new generation and switch the manifest to it atomically; returns the generation."""
     import faiss
 
@@ -153,7 +177,8 @@ def write(folder: Path, manifest: dict[str, Any], passages: list[Passage], vecto
     while any(folder.glob(f"*.{generation:06d}*")):  # leftovers of an interrupted run
         _remove_generation(folder, generation)
     tag = f"{generation:06d}"
-    names = {"passages": f"passages.{tag}.jsonl", "vectors": f"vectors.{tag}.faiss", "keyword": f"keyword.{tag}"}
+    names = {"passages": f"passages.{tag}.jsonl", "vectors": f"vectors.{tag}.faiss", "keyword": f"keyword.{tag}",
+             "titles": f"titles.{tag}.npy"}
 
     tmp = folder / f".{names['passages']}.tmp"
     with tmp.open("w", encoding="utf-8") as f:
@@ -167,6 +192,12 @@ def write(folder: Path, manifest: dict[str, Any], passages: list[Passage], vecto
     faiss.write_index(vectors, str(tmp))
     _fsync(tmp)
     os.replace(tmp, folder / names["vectors"])
+
+    tmp = folder / f".{names['titles']}.tmp"
+    with tmp.open("wb") as f:
+        np.save(f, np.asarray(title_vectors, dtype=np.float16), allow_pickle=False)
+    _fsync(tmp)
+    os.replace(tmp, folder / names["titles"])
 
     tmp_dir = folder / f".{names['keyword']}.tmp"
     shutil.rmtree(tmp_dir, ignore_errors=True)
@@ -221,7 +252,7 @@ def _generations(folder: Path) -> set[int]:
     found = set()
     for path in folder.iterdir():
         parts = path.name.lstrip(".").split(".")
-        if len(parts) >= 2 and parts[0] in ("passages", "vectors", "keyword") and parts[1].isdigit():
+        if len(parts) >= 2 and parts[0] in DATA_KINDS and parts[1].isdigit():
             found.add(int(parts[1]))
     return found
 
@@ -229,7 +260,7 @@ def _generations(folder: Path) -> set[int]:
 def _remove_generation(folder: Path, generation: int) -> None:
     tag = f"{generation:06d}"
     for path in list(folder.iterdir()):
-        if f".{tag}" in path.name and path.name.lstrip(".").split(".")[0] in ("passages", "vectors", "keyword"):
+        if f".{tag}" in path.name and path.name.lstrip(".").split(".")[0] in DATA_KINDS:
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)
             else:
