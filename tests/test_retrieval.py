@@ -1,0 +1,151 @@
+"""Retrieval: fusion, speaker and date understanding, follow-ups, abstention, the eval command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.core import AskOptions
+from bot.evaluation import EvalQuestion, is_hit, load_questions, evaluate
+from bot.query import SpeakerDirectory, find_dates, is_follow_up, person_name
+from bot.retrieval import RetrievalConfig, Retriever
+
+REPO = Path(__file__).resolve().parent.parent
+LABELS = ["President of Russia Vladimir Putin", "Vladimir Putin", "Putin", "Question", "Remark",
+          "President of the People's Republic of China Xi Jinping (retranslated)", "Xi Jinping",
+          "President of Russia Dmitry Medvedev", "Dmitry Medvedev", "Alexander Medvedev", "THE PRESIDENT", "Q"]
+
+
+def test_person_names_from_labels():
+    assert person_name("President of Russia Vladimir Putin") == ("putin", "vladimir")
+    assert person_name("Xi Jinping (retranslated)") == ("jinping", "xi")
+    assert person_name("Question") is None and person_name("Q") is None and person_name("Speaker 2") is None
+
+
+def test_speaker_directory_groups_labels_of_one_person():
+    d = SpeakerDirectory(LABELS)
+    assert d.labels_for("Putin") == {"President of Russia Vladimir Putin", "Vladimir Putin", "Putin"}
+    assert d.labels_for("Vladimir Putin") == {"President of Russia Vladimir Putin", "Vladimir Putin", "Putin"}
+    assert d.labels_for("Dmitry Medvedev") == {"President of Russia Dmitry Medvedev", "Dmitry Medvedev"}
+    assert d.labels_for("Alexander Medvedev") == {"Alexander Medvedev"}
+    assert d.labels_for("Question") == {"Question"}
+    assert d.labels_for("Nobody") == set()
+
+
+def test_speakers_recognised_in_questions():
+    d = SpeakerDirectory(LABELS)
+    found = {p.key: says for p, says in d.mentioned("What did Xi Jinping say about the Belt and Road?")}
+    assert found == {"Xi Jinping": True}
+    found = {p.key: says for p, says in d.mentioned("How did Putin answer the NBC journalist?")}
+    assert found == {"Vladimir Putin": True}
+    found = {p.key: says for p, says in d.mentioned("Did the strike come as a surprise to Putin?")}
+    assert found == {"Vladimir Putin": False}
+    assert d.mentioned("What did Alexander Medvedev say about hockey?")[0][0].key == "Alexander Medvedev"
+    assert d.mentioned("What happened in May 2018?") == []
+
+
+def test_dates_recognised_in_questions():
+    dates = find_dates("In the April 2013 Direct Line, and later in 2019, what about the 2019-2020 fires?")
+    assert [(m.since, m.until) for m in dates] == [("2013-04-01", "2013-04-30"), ("2019-01-01", "2019-12-31")]
+
+
+@pytest.mark.parametrize("question,expected", [
+    ("And what about gas prices?", True), ("Were they written by hand?", True), ("Why?", True),
+    ("What did Putin say about gas prices in Europe?", False),
+    ("How much trade is there between Russia and North Korea?", False),
+])
+def test_follow_up_detection(question, expected):
+    assert is_follow_up(question) is expected
+
+
+def test_evidence_matching_ignores_spacing_and_punctuation():
+    q = EvalQuestion("x", "q", "a.txt", ["does not top the $100 million mark"], "number", None)
+    assert is_hit(q, "kremlin/a.txt", "today it does not\u00a0top the\u00a0$100\u00a0million mark.")
+    assert not is_hit(q, "kremlin/b.txt", "today it does not top the $100 million mark.")
+
+
+def test_fusion_modes_rank_by_their_signal(small_bot):
+    retriever: Retriever = small_bot._retriever
+    q = small_bot.embedder.embed_query("trade between Russia and North Korea")
+    for mode in ("dense", "keyword", "rrf", "weighted"):
+        hits = retriever.search(q, "trade North Korea $100 million", k=5, config=RetrievalConfig(fusion=mode))
+        assert hits, mode
+        assert any("Pyongyang" == (h.passage.place or "") for h in hits[:3]), mode
+    dense = retriever.search(q, "", k=5, config=RetrievalConfig(fusion="dense"))
+    assert [h.dense for h in dense] == sorted([h.dense for h in dense], reverse=True)
+
+
+def test_rare_terms_are_found_by_keywords(small_bot):
+    result = small_bot.ask("the $100 million mark", AskOptions(k=3))
+    from bot.evaluation import words
+
+    assert "100 million mark" in words(result.hits[0].passage.text)
+    result = small_bot.ask("What is the Poseidon project?", AskOptions(k=3))
+    assert "Poseidon" in result.hits[0].passage.text
+
+
+def test_speaker_filter_matches_every_label_of_the_person(small_bot):
+    result = small_bot.ask("What was said about refugees?", AskOptions(k=10, speaker="Putin"))
+    labels = {h.passage.speaker for h in result.hits}
+    assert labels and labels <= small_bot.directory.labels_for("Putin")
+
+
+def test_inferred_speaker_prefers_their_passages(small_bot):
+    result = small_bot.ask("What did Alexei Miller say about gas exports?", AskOptions(k=3))
+    assert result.understood["speakers"][0]["person"] == "Alexei Miller"
+    assert "Miller" in result.hits[0].passage.speaker
+
+
+def test_date_filters(small_bot):
+    result = small_bot.ask("economy", AskOptions(k=10, since="2016", until="2017-12"))
+    assert result.hits and all("2016" <= h.passage.date[:4] <= "2017" for h in result.hits)
+
+
+def test_follow_up_is_resolved_against_the_conversation(small_bot):
+    first = "How did Putin answer Western accusations of war crimes over the Aleppo airstrikes in his interview with TF1?"
+    alone = small_bot.ask("And did he accept any blame for the refugee crisis?", AskOptions(k=5))
+    follow = small_bot.ask("And did he accept any blame for the refugee crisis?", AskOptions(k=5, context=[first]))
+    assert follow.understood["follow_up"] and follow.understood["continues"]
+    tf1 = "2016-10-12_53081"
+    assert tf1 in follow.hits[0].passage.transcript
+    assert sum(tf1 in h.passage.transcript for h in follow.hits) >= sum(tf1 in h.passage.transcript for h in alone.hits)
+
+
+def test_abstains_when_the_corpus_never_mentions_it(small_bot):
+    result = small_bot.ask("What did Putin say about the arrest of Julian Assange in London?")
+    assert result.abstained and result.hits  # closest passages still shown
+    assert "Assange" in result.understood["abstention_reason"]
+    answered = small_bot.ask("How much trade is there between Russia and North Korea?")
+    assert not answered.abstained and "[" in answered.answer
+
+
+def test_extractive_answer_is_verbatim_and_highlighted(small_bot):
+    result = small_bot.ask("What did Putin say about building a railway from Korea to Europe?", AskOptions(k=5))
+    assert not result.abstained
+    for hit in result.hits:
+        for s, e in hit.highlights:
+            assert hit.passage.text[s:e] in result.answer
+    sentence = result.answer.split(" [")[0]
+    assert any(sentence in h.passage.text for h in result.hits)
+
+
+def test_eval_on_a_small_real_question_set(small_bot):
+    report = evaluate(small_bot, load_questions(REPO / "tests" / "data" / "small-questions.jsonl"), k=10)
+    o = report["overall"]
+    assert o["answerable"] == 9 and o["unanswerable"] == 2
+    assert o["hit@10"] >= 0.7 and o["abstained_unanswerable"] == 2 and o["false_abstentions"] <= 1
+    assert set(report["by_type"]) >= {"paraphrase", "followup", "unanswerable"}
+
+
+def test_eval_command(small_corpus, small_index):
+    out = subprocess.run([sys.executable, "-m", "bot", "eval", str(REPO / "tests" / "data" / "small-questions.jsonl"),
+                          "--json", "--corpus", str(small_corpus), "--index", str(small_index)],
+                         capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert {"hit@1", "hit@5", "hit@10", "mrr@10"} <= set(report["overall"]) and "misses" in report
