@@ -33,8 +33,8 @@ WHO_POOL = 60
 KREMLIN_EXAMPLES = [
     "What did Putin say about the railway to Europe?",
     "What did Putin tell French journalists about Syria?",
-    "What did Guterres and Putin discuss about climate change?",
-    "How did Putin describe gas supplies through Ukraine?",
+    "What did Miller say about gas exports to Europe?",
+    "What did Putin say about the Baksan hydroelectric plant?",
 ]
 
 
@@ -310,7 +310,8 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None):
                 relax, gr.update(), gr.update(visible=False))
 
     def new_chat():
-        return (render(bot, []), [], "", "", gr.update(value=None, interactive=False),
+        """Forget the conversation (not what is being typed, nor the filters)."""
+        return (render(bot, []), [], "", gr.update(value=None, interactive=False),
                 gr.update(value=None, interactive=False), gr.update(value=None, interactive=False),
                 gr.update(visible=False), gr.update(visible=True))
 
@@ -379,9 +380,9 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None):
                         f_speakers = gr.Dropdown(speaker_choices(bot), multiselect=True, filterable=True, label="Speakers",
                                                  info="All labels of one person are grouped; counts are turns.",
                                                  elem_id="tb-speakers", scale=2, min_width=240)
-                        f_since = gr.Textbox(label="From", placeholder="YYYY, YYYY-MM or YYYY-MM-DD", info=f"Corpus: {span}",
+                        f_since = gr.Textbox(label="From", placeholder="e.g. 2016 or 2016-05-31", info=f"Corpus: {span}",
                                              elem_id="tb-since", min_width=150)
-                        f_until = gr.Textbox(label="To", placeholder="YYYY, YYYY-MM or YYYY-MM-DD", elem_id="tb-until",
+                        f_until = gr.Textbox(label="To", placeholder="e.g. 2017-12", info="Year, month or day", elem_id="tb-until",
                                              min_width=150)
                     with gr.Row():
                         f_collections = gr.Dropdown(collection_choices(bot), multiselect=True, label="Collections",
@@ -395,7 +396,7 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None):
                     example_btns = [gr.Button(ex, size="sm", variant="secondary", elem_classes=["tb-example"]) for ex in examples]
                 with gr.Group(elem_id="tb-askbar"):
                     with gr.Row(equal_height=True):
-                        question = gr.Textbox(show_label=False, placeholder="Ask a question about the transcripts…",
+                        question = gr.Textbox(show_label=False, placeholder="Ask a question…",
                                               elem_id="tb-question", scale=6, min_width=200, autofocus=True, lines=1, max_lines=4,
                                               container=False)
                         ask_btn = gr.Button("Ask", variant="primary", elem_id="tb-ask", scale=0, min_width=80)
@@ -420,7 +421,9 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None):
                     who_btn = gr.Button("Find speakers", variant="primary", scale=0, min_width=130, elem_id="tb-who-go")
                 who_out = gr.HTML("", js_on_load=None, elem_id="tb-who-out", min_height=80)
             with gr.Tab("Corpus", id="corpus"):
-                reload_btn = gr.Button("Reload index", size="sm", variant="secondary", elem_id="tb-reload")
+                with gr.Row():
+                    reload_btn = gr.Button("Reload index", size="sm", variant="secondary", elem_id="tb-reload", scale=0,
+                                           min_width=140)
                 corpus_out = gr.HTML(corpus_html, js_on_load=None, elem_id="tb-corpus")
             with gr.Tab("API", id="api"):
                 gr.Markdown(API_DOC)
@@ -444,7 +447,7 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None):
                                 queue=False, show_progress="hidden", **private))
         ask_chain(relax_btn.click(start_relax, [history], [conversation, pending], queue=False, show_progress="hidden",
                                   **private))
-        new_btn.click(new_chat, None, [conversation, history, question, export_md, dl_md, dl_csv, dl_jsonl, relax_btn,
+        new_btn.click(new_chat, None, [conversation, history, export_md, dl_md, dl_csv, dl_jsonl, relax_btn,
                                        examples_row], queue=False, **private)
         for comp in filter_inputs:
             comp.change(filters_label, filter_inputs, filters_box, queue=False, show_progress="hidden", **private)
@@ -462,8 +465,9 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None):
 
 def launch(demo, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, prevent_thread_lock: bool = False):
     """Start the server bound to ``host`` (127.0.0.1 unless told otherwise) and print the url."""
+    # The CSS also travels in the page head (see build_demo); given here too, it is there from the first paint.
     demo.launch(server_name=host, server_port=port, prevent_thread_lock=True, show_error=True, quiet=True,
-                inbrowser=False, share=False, footer_links=["api"], run_history=False)
+                inbrowser=False, share=False, footer_links=["api"], run_history=False, css=R.CSS)
     url = f"http://{host}:{demo.server_port}/"
     print(f"transcript-bot web chat: {url}  (Ctrl+C stops it)", flush=True)
     if not prevent_thread_lock:

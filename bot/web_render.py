@@ -70,16 +70,31 @@ def link(url: Any, label: str, cls: str = "") -> str:
 
 
 def highlighted(text: str, spans: Iterable[Sequence[int]]) -> str:
-    """Escaped ``text`` with the character spans (the answer's sentences) wrapped in <mark>."""
-    out, at = [], 0
-    for start, end in sorted((int(s), int(e)) for s, e in spans):
-        start, end = max(start, at), min(end, len(text))
-        if start >= end:
-            continue
-        out.append(esc(text[at:start]))
-        out.append(f"<mark>{esc(text[start:end])}</mark>")
-        at = end
-    out.append(esc(text[at:]))
+    """Escaped ``text`` as paragraphs, with the character spans (the answer's sentences) in <mark>.
+
+    Paragraphs are the source's blank-line breaks; a highlight never crosses one, because
+    each paragraph is marked separately from the same character offsets.
+    """
+    marks = sorted((int(s), int(e)) for s, e in spans)
+    paragraphs, at = [], 0
+    for m in re.finditer(r"\n\s*\n", text):
+        paragraphs.append((at, m.start()))
+        at = m.end()
+    paragraphs.append((at, len(text)))
+    out = []
+    for p_start, p_end in paragraphs:
+        parts, pos = [], p_start
+        for start, end in marks:
+            start, end = max(start, pos), min(end, p_end)
+            if start >= end:
+                continue
+            parts.append(esc(text[pos:start]))
+            parts.append(f"<mark>{esc(text[start:end])}</mark>")
+            pos = end
+        parts.append(esc(text[pos:p_end]))
+        body = "".join(parts).strip()
+        if body:
+            out.append(f"<p>{body}</p>")
     return "".join(out)
 
 
@@ -143,8 +158,8 @@ def card_html(hit: dict[str, Any], anchor: str, abstained: bool, neighbours: Seq
     rank = int(hit.get("rank") or 0)
     reply = ""
     if hit.get("context"):
-        reply = (f'<div class="tb-reply">In reply to <b>{esc(hit.get("context_speaker") or "the previous turn")}</b>: '
-                 f'“{esc(clip(hit["context"], CLIP_CONTEXT))}”</div>')
+        who = f'In reply to <b>{esc(hit["context_speaker"])}</b>' if hit.get("context_speaker") else "Preceded by"
+        reply = f'<div class="tb-reply">{who}: “{esc(clip(hit["context"], CLIP_CONTEXT))}”</div>'
     source = link(hit.get("link") or hit.get("url"), "Open source ↗", "tb-source")
     if not safe_url(hit.get("link") or hit.get("url")):
         source = f'<span class="tb-source tb-nolink">file {esc(hit.get("transcript"))}</span>'
@@ -192,8 +207,8 @@ def understood_html(understood: dict[str, Any], titles: dict[str, str]) -> str:
     for d in understood.get("dates") or []:
         chips.append(f'<span class="tb-chip">Date: {esc(d.get("text"))} <small>({esc(d.get("since"))} – {esc(d.get("until"))})</small></span>')
     if understood.get("follow_up"):
-        cont = [titles.get(t, t) for t in understood.get("continues") or []]
-        extra = f' <small>(continues: {esc("; ".join(cont))})</small>' if cont else ""
+        cont = [clip(titles.get(t, t), 70) for t in understood.get("continues") or []]
+        extra = f' <small>(continuing {esc("; ".join(cont))})</small>' if cont else ""
         chips.append(f'<span class="tb-chip">Follow-up of the previous question{extra}</span>')
     if not chips:
         return ""
@@ -426,20 +441,22 @@ CSS = """
   --button-primary-background-fill: #2f5fd0; --button-primary-background-fill-hover: #244db0;
   --button-primary-border-color: #2f5fd0; --button-primary-text-color: #ffffff;
   --slider-color: #2f5fd0; --loader-color: #2f5fd0; --link-text-color: #2f5fd0;
+  --tb-muted: #596170;  /* secondary text, still 6:1 contrast on white */
 }
+.dark, .dark .gradio-container { --tb-muted: #a9b0bd; --color-accent: #7fa2ff; }
 .gradio-container, .gradio-container button, .gradio-container input, .gradio-container textarea { font-family: var(--font) !important; }
 .gradio-container { max-width: 1020px !important; margin: 0 auto !important; }
 /* overflow: hidden on the container would stop the question bar from sticking to the bottom */
 .gradio-container { overflow: clip visible !important; }
 #tb-conversation a, #tb-who-out a, #tb-corpus a { padding: 0 !important; }
 .tb-header h1 { font-size: 1.45rem; margin: 0 0 2px; letter-spacing: -0.01em; }
-.tb-header p { margin: 0; color: var(--body-text-color-subdued); font-size: 0.95rem; }
+.tb-header p { margin: 0; color: var(--tb-muted); font-size: 0.95rem; }
 .tb-stale { border: 1px solid #e0b252; background: rgba(245, 190, 70, 0.14); border-radius: 8px; padding: 8px 12px;
   margin: 6px 0; font-size: 0.92rem; }
 .tb-welcome { padding: 18px 4px 4px; }
 .tb-welcome h2 { margin: 0 0 6px; font-size: 1.25rem; }
 .tb-welcome p { margin: 0 0 8px; max-width: 70ch; line-height: 1.5; }
-.tb-welcome .tb-hint { color: var(--body-text-color-subdued); font-size: 0.92rem; }
+.tb-welcome .tb-hint { color: var(--tb-muted); font-size: 0.92rem; }
 #tb-examples { gap: 8px; flex-wrap: wrap; }
 #tb-examples button { flex: 0 1 auto !important; min-width: 0 !important; text-align: left; white-space: normal;
   font-weight: normal; }
@@ -447,21 +464,21 @@ CSS = """
 .tb-turn:last-child { border-bottom: none; }
 .tb-q { display: flex; gap: 10px; align-items: baseline; margin-bottom: 8px; }
 .tb-q-label, .tb-answer-label, .tb-cards-head, .tb-understood-label { font-size: 0.72rem; text-transform: uppercase;
-  letter-spacing: 0.06em; color: var(--body-text-color-subdued); font-weight: 600; }
+  letter-spacing: 0.06em; color: var(--tb-muted); font-weight: 600; }
 .tb-q-text { font-size: 1.08rem; font-weight: 600; overflow-wrap: anywhere; }
-.tb-used { font-size: 0.85rem; color: var(--body-text-color-subdued); margin: 2px 0 6px; }
+.tb-used { font-size: 0.85rem; color: var(--tb-muted); margin: 2px 0 6px; }
 .tb-understood { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; margin: 4px 0 8px; }
 .tb-chip { font-size: 0.8rem; border: 1px solid var(--border-color-primary); border-radius: 999px; padding: 1px 9px;
   background: var(--background-fill-secondary); }
-.tb-chip small { color: var(--body-text-color-subdued); }
+.tb-chip small { color: var(--tb-muted); }
 .tb-answer { border-left: 3px solid var(--color-accent); background: var(--background-fill-secondary);
   padding: 10px 14px; border-radius: 0 8px 8px 0; margin: 8px 0 12px; }
-.tb-answer p { margin: 4px 0 0; font-size: 1.02rem; line-height: 1.55; }
-.tb-searching { display: flex; align-items: center; gap: 10px; color: var(--body-text-color-subdued); min-height: 48px; }
+.tb-answer p { margin: 4px 0 0; font-size: 1.02rem; line-height: 1.55; white-space: normal; }
+.tb-searching { display: flex; align-items: center; gap: 10px; color: var(--tb-muted); min-height: 48px; }
 .tb-spinner { width: 16px; height: 16px; border-radius: 50%; border: 2px solid var(--border-color-primary);
   border-top-color: var(--color-accent); animation: tb-spin 0.8s linear infinite; flex: none; }
 @keyframes tb-spin { to { transform: rotate(360deg); } }
-.tb-why { font-size: 0.88rem; color: var(--body-text-color-subdued); margin-top: 2px; }
+.tb-why { font-size: 0.88rem; color: var(--tb-muted); margin-top: 2px; }
 .tb-notfound { border: 1px solid #d9a441; background: rgba(245, 190, 70, 0.12); border-radius: 8px;
   padding: 10px 14px; margin: 8px 0 12px; }
 a.tb-cite { font-weight: 600; text-decoration: none; color: var(--color-accent); padding: 0 1px; }
@@ -475,31 +492,33 @@ a.tb-cite:hover, a.tb-cite:focus { text-decoration: underline; }
 .tb-num { font-weight: 700; color: var(--color-accent); }
 .tb-speaker { font-weight: 600; }
 .tb-rel { margin-left: auto; font-size: 0.78rem; display: inline-flex; align-items: center; gap: 6px;
-  color: var(--body-text-color-subdued); white-space: nowrap; cursor: help; }
+  color: var(--tb-muted); white-space: nowrap; cursor: help; }
 .tb-meter { display: inline-flex; gap: 2px; }
 .tb-meter i { width: 5px; height: 11px; border-radius: 1px; background: var(--border-color-primary); display: inline-block; }
 .tb-rel-strong .tb-meter i.on { background: #2f9e63; }
 .tb-rel-good .tb-meter i.on { background: #5b8def; }
 .tb-rel-weak .tb-meter i.on { background: #c9a03c; }
-.tb-meta { font-size: 0.86rem; color: var(--body-text-color-subdued); margin: 2px 0 6px; overflow-wrap: anywhere; }
+.tb-meta { font-size: 0.86rem; color: var(--tb-muted); margin: 2px 0 6px; overflow-wrap: anywhere; }
 .tb-meta a.tb-title { color: inherit; font-weight: 600; }
-.tb-reply { font-size: 0.86rem; color: var(--body-text-color-subdued); margin: 0 0 6px; font-style: italic; }
+.tb-reply { font-size: 0.86rem; color: var(--tb-muted); margin: 0 0 6px; font-style: italic; }
 .tb-reply b { font-style: normal; }
-#tb-conversation blockquote.tb-text, #tb-who-out blockquote.tb-text { margin: 0 !important; padding: 0 !important; border: none !important; white-space: pre-line; line-height: 1.55;
-  font-size: 0.97rem; overflow-wrap: anywhere; color: var(--body-text-color); }
+#tb-conversation blockquote.tb-text, #tb-who-out blockquote.tb-text { margin: 0 !important; padding: 0 !important; border: none !important; line-height: 1.55;
+  font-size: 0.97rem; overflow-wrap: anywhere; color: var(--body-text-color); font-style: normal; }
+#tb-conversation .tb-text p, #tb-who-out .tb-text p { margin: 0 0 0.55em !important; white-space: normal; }
+#tb-conversation .tb-text p:last-child, #tb-who-out .tb-text p:last-child { margin-bottom: 0.2em !important; }
 .tb-text mark { background: rgba(255, 214, 0, 0.42); color: inherit; padding: 0 1px; border-radius: 2px; }
 a.tb-source { font-weight: 600; color: var(--color-accent); white-space: nowrap; }
-.tb-nolink { color: var(--body-text-color-subdued); }
+.tb-nolink { color: var(--tb-muted); }
 details.tb-context { margin-top: 4px; font-size: 0.9rem; }
 details.tb-context summary { cursor: pointer; color: var(--color-accent); font-weight: 600; padding: 2px 0; }
 .tb-nbs { border-left: 2px solid var(--border-color-primary); margin: 6px 0 4px 2px; padding-left: 12px;
   display: flex; flex-direction: column; gap: 8px; }
 .tb-nb-head { font-size: 0.82rem; }
-.tb-nb-turn { color: var(--body-text-color-subdued); }
-.tb-nb-text { white-space: pre-line; line-height: 1.45; color: var(--body-text-color-subdued); overflow-wrap: anywhere; }
+.tb-nb-turn { color: var(--tb-muted); }
+.tb-nb-text { white-space: normal; line-height: 1.45; color: var(--tb-muted); overflow-wrap: anywhere; }
 .tb-nb-current .tb-nb-text { color: var(--body-text-color); }
 .tb-here { font-size: 0.72rem; background: var(--color-accent); color: white; border-radius: 4px; padding: 0 5px; }
-.tb-citation { font-size: 0.8rem; color: var(--body-text-color-subdued); margin-top: 6px; overflow-wrap: anywhere; }
+.tb-citation { font-size: 0.8rem; color: var(--tb-muted); margin-top: 6px; overflow-wrap: anywhere; }
 .tb-citation span { font-weight: 600; text-transform: uppercase; letter-spacing: 0.05em; font-size: 0.7rem; margin-right: 4px; }
 .tb-skeleton { display: flex; flex-direction: column; gap: 8px; min-height: 96px; margin-bottom: 10px; }
 .tb-skeleton i { display: block; height: 12px; border-radius: 6px; background: var(--background-fill-secondary);
@@ -508,28 +527,30 @@ details.tb-context summary { cursor: pointer; color: var(--color-accent); font-w
 @keyframes tb-pulse { 50% { opacity: 0.45; } }
 #tb-askbar { position: sticky; bottom: 0; z-index: 20; box-shadow: 0 -6px 14px rgba(0, 0, 0, 0.06); }
 #tb-actions { gap: 8px; }
-.tb-who-note { color: var(--body-text-color-subdued); margin: 8px 0; }
+.tb-who-note { color: var(--tb-muted); margin: 8px 0; }
 .tb-who-row { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 10px 14px; margin-bottom: 10px;
   background: var(--block-background-fill); }
 .tb-who-head { display: flex; flex-wrap: wrap; gap: 10px; align-items: baseline; }
 .tb-who-rank { font-weight: 700; color: var(--color-accent); }
 .tb-who-name { font-weight: 600; font-size: 1.03rem; }
 .tb-who-count { font-size: 0.88rem; }
-.tb-who-span { font-size: 0.85rem; color: var(--body-text-color-subdued); margin-left: auto; }
+.tb-who-span { font-size: 0.85rem; color: var(--tb-muted); margin-left: auto; }
 .tb-who-bar { height: 5px; background: var(--background-fill-secondary); border-radius: 3px; margin: 6px 0 8px; }
 .tb-who-bar i { display: block; height: 100%; background: var(--color-accent); border-radius: 3px; }
 .tb-tiles { display: grid; grid-template-columns: repeat(auto-fill, minmax(190px, 1fr)); gap: 8px; margin: 8px 0 14px; }
 .tb-tile { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 12px; }
 .tb-tile span { display: block; font-size: 0.72rem; text-transform: uppercase; letter-spacing: 0.06em;
-  color: var(--body-text-color-subdued); }
+  color: var(--tb-muted); }
 .tb-tile b { font-size: 0.98rem; overflow-wrap: anywhere; }
 .tb-people { columns: 2 220px; padding-left: 18px; margin: 4px 0 12px; }
-.tb-people span { color: var(--body-text-color-subdued); font-size: 0.88rem; }
+.tb-people span { color: var(--tb-muted); font-size: 0.88rem; }
 .tb-corpus h3 { font-size: 1rem; margin: 10px 0 4px; }
 .tb-table-wrap { max-height: 460px; overflow: auto; border: 1px solid var(--border-color-primary); border-radius: 8px; }
 .tb-table { width: 100%; border-collapse: collapse; font-size: 0.88rem; }
 .tb-table th { position: sticky; top: 0; background: var(--background-fill-secondary); text-align: left; }
-.tb-table th, .tb-table td { padding: 5px 8px; border-bottom: 1px solid var(--border-color-primary); vertical-align: top; }
+#tb-corpus .tb-table th, #tb-corpus .tb-table td { padding: 5px 8px !important; border: none !important;
+  border-bottom: 1px solid var(--border-color-primary) !important; vertical-align: top; }
+#tb-corpus .tb-table { margin: 0 !important; border: none !important; }
 .tb-nowrap { white-space: nowrap; }
 .tb-num-cell { text-align: right; }
 @media (max-width: 640px) {
@@ -538,5 +559,7 @@ details.tb-context summary { cursor: pointer; color: var(--color-accent); font-w
   .tb-rel { margin-left: 0; }
   .tb-q { flex-direction: column; gap: 2px; }
   .tb-card { padding: 8px 10px; }
+  .tb-answer p { font-size: 0.98rem; }
+  .tb-q-text { font-size: 1.02rem; }
 }
 """
