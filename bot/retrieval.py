@@ -91,7 +91,7 @@ class Retriever:
         if kind == "ivf":
             import faiss
 
-            ivf = faiss.extract_index_ivf(data.vectors.index)
+            ivf = faiss.extract_index_ivf(data.vectors)
             ivf.nprobe = max(1, ivf.nlist // 8)
 
     def search(
@@ -203,7 +203,7 @@ class Retriever:
                 else faiss.SearchParameters()
             params.sel = faiss.IDSelectorBatch(ids)
             if isinstance(params, faiss.SearchParametersIVF):
-                params.nprobe = max(1, faiss.extract_index_ivf(index.index).nlist // 8)
+                params.nprobe = max(1, faiss.extract_index_ivf(index).nlist // 8)
         k = min(k, index.ntotal if rows is None else len(rows))
         scores, ids = index.search(vector.reshape(1, -1).astype(np.float32), k, params=params)
         keep = ids[0] >= 0
