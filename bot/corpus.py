@@ -92,9 +92,13 @@ def read_transcript(item: CorpusFile, max_bytes: int = MAX_FILE_BYTES) -> Parsed
         parsed = fmt.parse(decoded.text)
     except (ValueError, KeyError, TypeError) as exc:
         raise UnreadableFile(f"{item.rel}: not a readable {fmt.name} transcript ({exc}); skipped") from None
-    parsed.warnings = [*([decoded.warning] if decoded.warning else []), *parsed.warnings]
     if not any(t.text.strip() for t in parsed.turns):
         raise UnreadableFile(f"{item.rel}: no transcript text found ({fmt.name}); skipped")
+    # Every warning is reported as one line that names the file.
+    named = [w if w.startswith(f"{item.rel}:") else f"{item.rel}: {w}" for w in parsed.warnings]
+    if not any(t.speaker for t in parsed.turns):
+        named.append(f"{item.rel}: no speaker labels found; indexed without speaker names")
+    parsed.warnings = [*([decoded.warning] if decoded.warning else []), *named]
     meta = item.metadata
     for key in ("title", "date", "place", "url"):
         value = meta.get(key)

@@ -171,7 +171,8 @@ def sync(
             transcripts[item.rel] = _transcript_entry(item, parsed, len(new))
         report.removed = sorted(set(old_transcripts) - set(transcripts))
 
-        if old and not fresh and not report.removed:
+        old_kind = old.manifest.get("vector_index", {}).get("kind", "flat") if old else None
+        if old and not fresh and not report.removed and (approximate is None or old_kind == ("ivf" if approximate else "flat")):
             report.passages = len(old.passages)
             report.seconds = time.perf_counter() - started
             return report  # nothing to do: leave the index exactly as it is
@@ -279,8 +280,8 @@ def _new_filled_index(kind: str, dimension: int, vectors: np.ndarray, ids: np.nd
             raise BotError(f"an approximate index needs at least {nlist} passages; use the exact one")
         rng = np.random.default_rng(0)
         sample = vectors[rng.choice(len(vectors), min(len(vectors), nlist * 64), replace=False)]
-        index.index.train(sample)
-        index.index.nprobe = max(1, nlist // 8)
+        index.train(sample)
+        index.nprobe = max(1, nlist // 8)
     if len(vectors):
         index.add_with_ids(vectors, ids)
     return index
