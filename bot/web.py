@@ -267,27 +267,41 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None):
     def to_message(exc: BotError) -> str:
         return str(exc)[:1].upper() + str(exc)[1:]
 
-    def check_question(question: str | None) -> str:
+    def question_problem(question: str | None) -> str | None:
+        """Why a question cannot be asked (the core checks the same), or None."""
         q = (question or "").strip()
         if not q:
-            raise gr.Error("Type a question first, for example: " + (examples[0] if examples else "What was said about gas prices?"))
+            return "Type a question first, for example: " + (examples[0] if examples else "What was said about gas prices?")
         if len(q) > MAX_QUESTION_CHARS:
-            raise gr.Error(f"Your question is {len(q):,} characters long; the limit is {MAX_QUESTION_CHARS:,}. Please shorten it.")
-        return q
+            return f"Your question is {len(q):,} characters long; the limit is {MAX_QUESTION_CHARS:,}. Please shorten it."
+        return None
+
+    def check_question(question: str | None) -> str:
+        problem = question_problem(question)
+        if problem:
+            raise gr.Error(problem)
+        return (question or "").strip()
 
     # -- handlers (thin: check input, call the plain functions above, turn errors into messages) --
+    # `start` runs unqueued so the question shows at once; Gradio only shows errors of queued
+    # events, so it hands a problem on to `finish` (queued), which reports it.
 
     def start(question, history):
-        q = check_question(question)
+        problem = question_problem(question)
+        if problem:
+            return gr.update(), gr.update(), {"error": problem}, gr.update()
+        q = question.strip()
         return render(bot, history, pending=q), "", {"question": q, "mode": "ask"}, gr.update(visible=False)
 
     def start_relax(history):
         if not history:
-            raise gr.Error("Ask a question first.")
+            return gr.update(), {"error": "Ask a question first."}
         last = history[-1]
         return render(bot, history[:-1], pending=last["question"]), {"question": last["question"], "mode": "relax"}
 
     def finish(pending, history, speakers, since, until, collections, transcripts, k):
+        if not pending or pending.get("error"):
+            raise gr.Error((pending or {}).get("error") or "Type a question first.")
         question, mode = pending["question"], pending["mode"]
         history = list(history or [])
         if mode == "relax":

@@ -250,3 +250,13 @@ def test_export_produces_the_citations(app, page):
     with page.expect_download() as download:
         page.locator("#tb-dl-md").click()
     assert Path(download.value.path()).read_text(encoding="utf-8") == markdown
+
+
+def test_too_long_question_gets_a_clear_message(page):
+    box = question_box(page)
+    box.fill("why " * 260)
+    box.press("Enter")
+    toast = page.locator(".toast-body").filter(has_text="limit is 1,000")
+    toast.first.wait_for()
+    assert "1,039 characters" in toast.first.inner_text()  # counted without the trailing space
+    assert page.locator("#tb-conversation .tb-turn").count() == 0

@@ -259,3 +259,15 @@ def test_welcome_and_corpus_panel(small_bot):
     assert f"<b>{stats['passages']:,}</b>" in panel
     for rel, t in small_bot.data.manifest["transcripts"].items():
         assert R.esc(t["title"]) in panel
+
+
+def test_stale_index_is_flagged(tmp_path, small_corpus, small_index, embedder):
+    import shutil
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(small_corpus, corpus)
+    (corpus / "kremlin" / "2030-01-01_new.txt").write_text("New talk\nJanuary 1, 2030\n\nA: Hello.\n", encoding="utf-8")
+    bot = TranscriptBot(small_bot_settings(corpus, small_index), embedder=embedder)
+    panel, banner = web.corpus_panel(bot)
+    assert "out of date" in banner and "1 new" in banner
+    assert "tb-stale" in panel and "transcript-bot index" in panel
