@@ -150,8 +150,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             _print_json({"files": [r.__dict__ for r in results], "problems": problems})
         else:
             for r in results:
-                status = r.problem or f"{r.format}, {r.turns} turns, {r.speakers} speakers"
-                print(f"{r.rel}: {status}")
+                print(r.problem or f"{r.rel}: {r.format}, {r.turns} turns, {r.speakers} speakers")  # a problem names its file
             for line in problems:
                 if not any(line == r.problem for r in results):
                     print(f"warning: {line}", file=sys.stderr)
