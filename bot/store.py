@@ -136,8 +136,14 @@ def check_compatible(manifest: dict[str, Any], folder: Path, model: str | None, 
         )
 
 
-def load(folder: Path, model: str | None = None, passage_rules: str | None = None) -> IndexData:
-    """Load and verify the current generation of the index in ``folder``."""
+def load(folder: Path, model: str | None = None, passage_rules: str | None = None, mmap: bool = False) -> IndexData:
+    """Load and verify the current generation of the index in ``folder``.
+
+    With ``mmap`` the vectors stay in the page cache instead of being copied into this process
+    (shared between processes, loaded in no time): for readers only, since a memory-mapped
+    FAISS index must never be modified. Safe because generation files are never rewritten in
+    place, only replaced and unlinked, which leaves a mapping intact.
+    """
     import faiss
 
     manifest = read_manifest(folder)
@@ -151,7 +157,7 @@ def load(folder: Path, model: str | None = None, passage_rules: str | None = Non
     passages_file = folder / files["passages"]["path"]
     passages = [Passage.from_json(json.loads(line)) for line in passages_file.read_text(encoding="utf-8").splitlines() if line]
     try:
-        vectors = faiss.read_index(str(folder / files["vectors"]["path"]))
+        vectors = faiss.read_index(str(folder / files["vectors"]["path"]), faiss.IO_FLAG_MMAP_IFC if mmap else 0)
     except RuntimeError as exc:
         raise IndexCorrupt(f"{folder / files['vectors']['path']}: unreadable FAISS index ({str(exc).splitlines()[0]}); "
                            "rebuild with: transcript-bot index --full") from None
