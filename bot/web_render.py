@@ -473,7 +473,7 @@ CSS = """
 .tb-chip small { color: var(--tb-muted); }
 .tb-answer { border-left: 3px solid var(--color-accent); background: var(--background-fill-secondary);
   padding: 10px 14px; border-radius: 0 8px 8px 0; margin: 8px 0 12px; }
-.tb-answer p { margin: 4px 0 0; font-size: 1.02rem; line-height: 1.55; white-space: normal; }
+#tb-conversation .tb-answer p { margin: 4px 0 0; font-size: 1.02rem; line-height: 1.55; white-space: normal !important; }
 .tb-searching { display: flex; align-items: center; gap: 10px; color: var(--tb-muted); min-height: 48px; }
 .tb-spinner { width: 16px; height: 16px; border-radius: 50%; border: 2px solid var(--border-color-primary);
   border-top-color: var(--color-accent); animation: tb-spin 0.8s linear infinite; flex: none; }
@@ -504,7 +504,7 @@ a.tb-cite:hover, a.tb-cite:focus { text-decoration: underline; }
 .tb-reply b { font-style: normal; }
 #tb-conversation blockquote.tb-text, #tb-who-out blockquote.tb-text { margin: 0 !important; padding: 0 !important; border: none !important; line-height: 1.55;
   font-size: 0.97rem; overflow-wrap: anywhere; color: var(--body-text-color); font-style: normal; }
-#tb-conversation .tb-text p, #tb-who-out .tb-text p { margin: 0 0 0.55em !important; white-space: normal; }
+#tb-conversation .tb-text p, #tb-who-out .tb-text p { margin: 0 0 0.55em !important; white-space: normal !important; }
 #tb-conversation .tb-text p:last-child, #tb-who-out .tb-text p:last-child { margin-bottom: 0.2em !important; }
 .tb-text mark { background: rgba(255, 214, 0, 0.42); color: inherit; padding: 0 1px; border-radius: 2px; }
 a.tb-source { font-weight: 600; color: var(--color-accent); white-space: nowrap; }
@@ -515,7 +515,7 @@ details.tb-context summary { cursor: pointer; color: var(--color-accent); font-w
   display: flex; flex-direction: column; gap: 8px; }
 .tb-nb-head { font-size: 0.82rem; }
 .tb-nb-turn { color: var(--tb-muted); }
-.tb-nb-text { white-space: normal; line-height: 1.45; color: var(--tb-muted); overflow-wrap: anywhere; }
+.tb-nb-text { white-space: normal !important; line-height: 1.45; color: var(--tb-muted); overflow-wrap: anywhere; }
 .tb-nb-current .tb-nb-text { color: var(--body-text-color); }
 .tb-here { font-size: 0.72rem; background: var(--color-accent); color: white; border-radius: 4px; padding: 0 5px; }
 .tb-citation { font-size: 0.8rem; color: var(--tb-muted); margin-top: 6px; overflow-wrap: anywhere; }
@@ -559,7 +559,7 @@ details.tb-context summary { cursor: pointer; color: var(--color-accent); font-w
   .tb-rel { margin-left: 0; }
   .tb-q { flex-direction: column; gap: 2px; }
   .tb-card { padding: 8px 10px; }
-  .tb-answer p { font-size: 0.98rem; }
+  #tb-conversation .tb-answer p { font-size: 0.98rem; }
   .tb-q-text { font-size: 1.02rem; }
 }
 """
