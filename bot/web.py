@@ -236,12 +236,12 @@ from gradio_client import Client
 
 client = Client("http://127.0.0.1:7860/")
 result = client.predict(
-    "And what about gas prices?",       # question
+    "And what about missile defence?",  # question
     5,                                  # k: number of passages
-    "Vladimir Putin",                   # speaker ("" for anyone)
-    "2010",                             # since: YYYY[-MM[-DD]] or ""
+    "Putin",                            # speaker ("" for anyone)
+    "2000",                             # since: YYYY[-MM[-DD]] or ""
     "",                                 # until
-    '["What did Putin say about Ukraine?"]',  # context: earlier questions, oldest first (JSON list or one question)
+    '["What did Putin say about the railway to Europe?"]',  # context: earlier questions, oldest first
     api_name="/ask",
 )
 print(result["answer"])
@@ -249,7 +249,8 @@ for hit in result["hits"]:
     print(hit["citation"])
 ```
 
-Errors (empty or too long question, bad date, unknown speaker) come back as an error with a one-line message.
+`context` is a JSON list of the earlier questions (or one earlier question as plain text). Errors (empty or too
+long question, bad date, unknown speaker) come back as an error with a one-line message.
 `/who` takes a topic and a number of speakers and returns the "who said it" ranking.
 """
 
@@ -417,7 +418,7 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None):
                 with gr.Row(elem_id="tb-actions"):
                     new_btn = gr.Button("New chat", size="sm", variant="secondary", elem_id="tb-new", scale=0, min_width=110)
                     relax_btn = gr.Button("Ask again without inferred filters", size="sm", visible=False,
-                                          elem_id="tb-relax", scale=0, min_width=200)
+                                          elem_id="tb-relax", scale=0, min_width=340)
                 with gr.Accordion("Export this answer", open=False, elem_id="tb-export"):
                     export_md = gr.Textbox(label="Answer with citations (Markdown)", lines=6, max_lines=14, interactive=False,
                                            buttons=["copy"], elem_id="tb-export-md")

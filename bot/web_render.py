@@ -385,7 +385,10 @@ def answer_markdown(turn: dict[str, Any]) -> str:
     lines += ["**Closest passages**" if result.get("abstained") else "**Sources**", ""]
     for h in hits:
         url = safe_url(h.get("link") or h.get("url"))
-        cite = md_escape(h.get("citation", "").rsplit(", ", 1)[0] if url else h.get("citation"))
+        cite = h.get("citation", "").rsplit(", ", 1)[0] if url else h.get("citation", "")
+        head = f"[{h.get('rank')}] "
+        # "[n] " alone is no link (nothing follows in brackets or parentheses), so it stays readable.
+        cite = head + md_escape(cite[len(head):]) if cite.startswith(head) else md_escape(cite)
         lines.append(f"{cite}, <{url}>" if url else cite)
         lines.append("")
         for para in (h.get("text") or "").split("\n"):

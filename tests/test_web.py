@@ -173,7 +173,8 @@ def test_exports_carry_the_citations(small_bot, tmp_path):
     assert markdown.startswith("## What did Putin tell French journalists about Syria?")
     for hit in hits:
         assert f"<{hit['link']}>" in markdown
-        assert R.md_escape(hit["citation"].rsplit(", ", 1)[0]) in markdown
+        cite = hit["citation"].rsplit(", ", 1)[0]
+        assert f"[{hit['rank']}] " + R.md_escape(cite[len(f"[{hit['rank']}] "):]) in markdown
     rows = list(csv.DictReader(io.StringIO(csv_path.read_text(encoding="utf-8-sig"))))
     assert [r["citation"] for r in rows] == [h["citation"] for h in hits]
     assert [r["text"] for r in rows] == [h["text"] for h in hits]
