@@ -553,7 +553,7 @@ details.tb-context summary { cursor: pointer; color: var(--color-accent); font-w
 .tb-table th { position: sticky; top: 0; background: var(--background-fill-secondary); text-align: left; }
 #tb-corpus .tb-table th, #tb-corpus .tb-table td { padding: 5px 8px !important; border: none !important;
   border-bottom: 1px solid var(--border-color-primary) !important; vertical-align: top; }
-#tb-corpus .tb-table { margin: 0 !important; border: none !important; }
+#tb-corpus .tb-table, #tb-corpus .tb-table tr, #tb-corpus .tb-table thead { margin: 0 !important; border: none !important; }
 .tb-nowrap { white-space: nowrap; }
 .tb-num-cell { text-align: right; }
 @media (max-width: 640px) {
