@@ -55,7 +55,9 @@ def transcript_titles(bot: TranscriptBot) -> dict[str, str]:
     return out
 
 
-def chosen_transcripts(bot: TranscriptBot, collections: Sequence[str] = (), transcripts: Sequence[str] = ()) -> list[str] | None:
+def chosen_transcripts(
+    bot: TranscriptBot, collections: Sequence[str] = (), transcripts: Sequence[str] = ()
+) -> list[str] | None:
     """The transcripts a search is limited to (None: all), from the collection and transcript filters."""
     if not collections and not transcripts:
         return None
@@ -69,25 +71,45 @@ def chosen_transcripts(bot: TranscriptBot, collections: Sequence[str] = (), tran
     return sorted(pool)
 
 
-def make_filters(speakers: Sequence[str] | None = None, since: str | None = "", until: str | None = "",
-                 collections: Sequence[str] | None = None, transcripts: Sequence[str] | None = None,
-                 k: int | float = 5) -> dict[str, Any]:
+def make_filters(
+    speakers: Sequence[str] | None = None,
+    since: str | None = "",
+    until: str | None = "",
+    collections: Sequence[str] | None = None,
+    transcripts: Sequence[str] | None = None,
+    k: int | float = 5,
+) -> dict[str, Any]:
     """The filter form as one plain dict (what a turn records and `filters_summary` describes)."""
-    return {"speakers": list(speakers or []), "since": (since or "").strip(), "until": (until or "").strip(),
-            "collections": list(collections or []), "transcripts": list(transcripts or []), "k": int(k or 5)}
+    return {
+        "speakers": list(speakers or []),
+        "since": (since or "").strip(),
+        "until": (until or "").strip(),
+        "collections": list(collections or []),
+        "transcripts": list(transcripts or []),
+        "k": int(k or 5),
+    }
 
 
 def ask_options(bot: TranscriptBot, filters: dict[str, Any], context: Sequence[str], infer: bool) -> AskOptions:
     return AskOptions(
-        k=filters.get("k", 5), speakers=filters.get("speakers") or None, since=filters.get("since") or None,
+        k=filters.get("k", 5),
+        speakers=filters.get("speakers") or None,
+        since=filters.get("since") or None,
         until=filters.get("until") or None,
         transcripts=chosen_transcripts(bot, filters.get("collections") or (), filters.get("transcripts") or ()),
-        context=list(context), infer=infer,
+        context=list(context),
+        infer=infer,
     )
 
 
-def answer_turn(bot: TranscriptBot, question: str, history: Sequence[dict[str, Any]], filters: dict[str, Any],
-                infer: bool = True, use_context: bool = True) -> dict[str, Any]:
+def answer_turn(
+    bot: TranscriptBot,
+    question: str,
+    history: Sequence[dict[str, Any]],
+    filters: dict[str, Any],
+    infer: bool = True,
+    use_context: bool = True,
+) -> dict[str, Any]:
     """Ask one question of the conversation; the turn records what was asked, how, and the answer.
 
     The earlier questions (oldest first) are the context that makes follow-ups work. The
@@ -101,8 +123,14 @@ def answer_turn(bot: TranscriptBot, question: str, history: Sequence[dict[str, A
         str(h["rank"]): bot.neighbours(h["transcript"], h["turn"], before=NEIGHBOURS_BEFORE, after=NEIGHBOURS_AFTER)
         for h in result["hits"]
     }
-    return {"question": result["question"], "result": result, "filters": filters, "infer": infer,
-            "context": context, "neighbours": neighbours}
+    return {
+        "question": result["question"],
+        "result": result,
+        "filters": filters,
+        "infer": infer,
+        "context": context,
+        "neighbours": neighbours,
+    }
 
 
 def render(bot: TranscriptBot, history: Sequence[dict[str, Any]], pending: str | None = None) -> str:
@@ -111,10 +139,20 @@ def render(bot: TranscriptBot, history: Sequence[dict[str, Any]], pending: str |
     return R.conversation_html(history, transcript_titles(bot), stats, pending)
 
 
-def chat(bot: TranscriptBot, question: str, history: Sequence[dict[str, Any]] | None = None, *,
-         speakers: Sequence[str] = (), since: str = "", until: str = "", collections: Sequence[str] = (),
-         transcripts: Sequence[str] = (), k: int = 5, infer: bool = True,
-         use_context: bool = True) -> tuple[str, list[dict[str, Any]]]:
+def chat(
+    bot: TranscriptBot,
+    question: str,
+    history: Sequence[dict[str, Any]] | None = None,
+    *,
+    speakers: Sequence[str] = (),
+    since: str = "",
+    until: str = "",
+    collections: Sequence[str] = (),
+    transcripts: Sequence[str] = (),
+    k: int = 5,
+    infer: bool = True,
+    use_context: bool = True,
+) -> tuple[str, list[dict[str, Any]]]:
     """Answer one chat message: returns the conversation HTML and the new history.
 
     Raises `BotError` (BadQuery for an empty or too long question, a bad date, an unknown
@@ -151,8 +189,13 @@ def speaker_choices(bot: TranscriptBot) -> list[tuple[str, str]]:
 def transcript_choices(bot: TranscriptBot) -> list[tuple[str, str]]:
     items = bot.data.manifest.get("transcripts", {}).items()
     ordered = sorted(items, key=lambda kv: (kv[1].get("date") or "", kv[0]))
-    return [(f"{t.get('date') or 'undated'} · {t.get('title') or rel}" + (f" ({t['place']})" if t.get("place") else ""), rel)
-            for rel, t in ordered]
+    return [
+        (
+            f"{t.get('date') or 'undated'} · {t.get('title') or rel}" + (f" ({t['place']})" if t.get("place") else ""),
+            rel,
+        )
+        for rel, t in ordered
+    ]
 
 
 def collection_choices(bot: TranscriptBot) -> list[tuple[str, str]]:
@@ -181,8 +224,10 @@ def corpus_panel(bot: TranscriptBot) -> tuple[str, str]:
     html = R.corpus_html(bot.stats(), describe, stale, bot.data.manifest.get("transcripts", {}), bot.speakers())
     banner = ""
     if stale:
-        banner = (f'<div class="tb-stale" role="alert">The index is out of date with the corpus ({R.esc(describe)}); '
-                  'answers come from the loaded index. See the Corpus tab.</div>')
+        banner = (
+            f'<div class="tb-stale" role="alert">The index is out of date with the corpus ({R.esc(describe)}); '
+            "answers come from the loaded index. See the Corpus tab.</div>"
+        )
     return html, banner
 
 
@@ -204,11 +249,19 @@ def parse_context(context: Any) -> list[str]:
     return [text] if text else []
 
 
-def api_answer(bot: TranscriptBot, question: str, k: int = 5, speaker: str = "", since: str = "", until: str = "",
-               context: Any = "") -> dict[str, Any]:
+def api_answer(
+    bot: TranscriptBot,
+    question: str,
+    k: int = 5,
+    speaker: str = "",
+    since: str = "",
+    until: str = "",
+    context: Any = "",
+) -> dict[str, Any]:
     """What the /ask endpoint returns: exactly ``transcript-bot ask --json``."""
-    options = AskOptions(k=int(k), speaker=speaker or None, since=since or None, until=until or None,
-                         context=parse_context(context))
+    options = AskOptions(
+        k=int(k), speaker=speaker or None, since=since or None, until=until or None, context=parse_context(context)
+    )
     return bot.ask(question, options).to_json()
 
 
@@ -262,7 +315,9 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None):
     examples = list(examples) if examples is not None else default_examples(bot)
     export_root = Path(tempfile.mkdtemp(prefix="transcript-bot-exports-"))
     stats = bot.stats()
-    span = f"{stats['date_range'][0]} to {stats['date_range'][1]}" if stats.get("date_range") else "no dated transcripts"
+    span = (
+        f"{stats['date_range'][0]} to {stats['date_range'][1]}" if stats.get("date_range") else "no dated transcripts"
+    )
     corpus_html, banner = corpus_panel(bot)
 
     def to_message(exc: BotError) -> str:
@@ -272,9 +327,13 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None):
         """Why a question cannot be asked (the core checks the same), or None."""
         q = (question or "").strip()
         if not q:
-            return "Type a question first, for example: " + (examples[0] if examples else "What was said about gas prices?")
+            return "Type a question first, for example: " + (
+                examples[0] if examples else "What was said about gas prices?"
+            )
         if len(q) > MAX_QUESTION_CHARS:
-            return f"Your question is {len(q):,} characters long; the limit is {MAX_QUESTION_CHARS:,}. Please shorten it."
+            return (
+                f"Your question is {len(q):,} characters long; the limit is {MAX_QUESTION_CHARS:,}. Please shorten it."
+            )
         return None
 
     def check_question(question: str | None) -> str:
@@ -314,21 +373,45 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None):
         except BotError as exc:
             gr.Warning(to_message(exc))
             restore = question if mode == "ask" else gr.update()
-            return (render(bot, history), history, gr.update(), gr.update(), gr.update(), gr.update(), gr.update(),
-                    restore, gr.update(visible=not history))
+            return (
+                render(bot, history),
+                history,
+                gr.update(),
+                gr.update(),
+                gr.update(),
+                gr.update(),
+                gr.update(),
+                restore,
+                gr.update(visible=not history),
+            )
         history = [*earlier, turn]
         markdown, md, csv_path, jsonl = write_exports(turn, export_root / uuid.uuid4().hex)
         inferred = R.inferred_labels(turn["result"].get("understood") or {}) if turn["infer"] else []
         relax = gr.update(visible=bool(inferred), value=f"Ask again without: {', '.join(inferred)}")
-        return (render(bot, history), history, markdown, gr.update(value=str(md), interactive=True),
-                gr.update(value=str(csv_path), interactive=True), gr.update(value=str(jsonl), interactive=True),
-                relax, gr.update(), gr.update(visible=False))
+        return (
+            render(bot, history),
+            history,
+            markdown,
+            gr.update(value=str(md), interactive=True),
+            gr.update(value=str(csv_path), interactive=True),
+            gr.update(value=str(jsonl), interactive=True),
+            relax,
+            gr.update(),
+            gr.update(visible=False),
+        )
 
     def new_chat():
         """Forget the conversation (not what is being typed, nor the filters)."""
-        return (render(bot, []), [], "", gr.update(value=None, interactive=False),
-                gr.update(value=None, interactive=False), gr.update(value=None, interactive=False),
-                gr.update(visible=False), gr.update(visible=True))
+        return (
+            render(bot, []),
+            [],
+            "",
+            gr.update(value=None, interactive=False),
+            gr.update(value=None, interactive=False),
+            gr.update(value=None, interactive=False),
+            gr.update(visible=False),
+            gr.update(visible=True),
+        )
 
     def filters_label(speakers, since, until, collections, transcripts, k):
         summary = R.filters_summary(make_filters(speakers, since, until, collections, transcripts, k))
@@ -356,10 +439,17 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None):
             raise gr.Error(to_message(exc)) from None
         gr.Info(f"Loaded index generation {bot.data.generation}." if changed else "The index is unchanged.")
         html, new_banner = corpus_panel(bot)
-        return (html, gr.update(value=new_banner, visible=bool(new_banner)), gr.update(choices=speaker_choices(bot)), gr.update(choices=transcript_choices(bot)),
-                gr.update(choices=collection_choices(bot)))
+        return (
+            html,
+            gr.update(value=new_banner, visible=bool(new_banner)),
+            gr.update(choices=speaker_choices(bot)),
+            gr.update(choices=transcript_choices(bot)),
+            gr.update(choices=collection_choices(bot)),
+        )
 
-    def api_ask(question: str, k: int = 5, speaker: str = "", since: str = "", until: str = "", context: str = "") -> dict:
+    def api_ask(
+        question: str, k: int = 5, speaker: str = "", since: str = "", until: str = "", context: str = ""
+    ) -> dict:
         """Answer a question with cited passages; the same JSON as `transcript-bot ask --json`.
 
         context: earlier questions of the conversation, oldest first, as a JSON list string
@@ -382,63 +472,134 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None):
     with gr.Blocks(title="transcript-bot", analytics_enabled=False) as demo:
         gr.HTML(
             f'<header class="tb-header"><div><h1>transcript-bot</h1><p>Ask {stats["transcripts"]:,} transcripts '
-            f'({R.esc(span)}); every answer is quoted from the source, with citations.</p></div></header>',
-            head=f"<style>{R.CSS}</style><script>{KEYS_JS}</script>", js_on_load=None, elem_id="tb-header-html",
+            f"({R.esc(span)}); every answer is quoted from the source, with citations.</p></div></header>",
+            head=f"<style>{R.CSS}</style><script>{KEYS_JS}</script>",
+            js_on_load=None,
+            elem_id="tb-header-html",
         )
         banner_html = gr.HTML(banner, js_on_load=None, elem_id="tb-banner", visible=bool(banner))
         history = gr.State([])
         pending = gr.State(None)
         with gr.Tabs():
             with gr.Tab("Ask", id="ask"):
-                with gr.Accordion("Filters (none: searching everything)", open=False, elem_id="tb-filters") as filters_box:
+                with gr.Accordion(
+                    "Filters (none: searching everything)", open=False, elem_id="tb-filters"
+                ) as filters_box:
                     with gr.Row():
-                        f_speakers = gr.Dropdown(speaker_choices(bot), multiselect=True, filterable=True, label="Speakers",
-                                                 info="All labels of one person are grouped; counts are turns.",
-                                                 elem_id="tb-speakers", scale=2, min_width=240)
-                        f_since = gr.Textbox(label="From", placeholder="e.g. 2016 or 2016-05-31", info=f"Corpus: {span}",
-                                             elem_id="tb-since", min_width=150)
-                        f_until = gr.Textbox(label="To", placeholder="e.g. 2017-12", info="Year, month or day", elem_id="tb-until",
-                                             min_width=150)
+                        f_speakers = gr.Dropdown(
+                            speaker_choices(bot),
+                            multiselect=True,
+                            filterable=True,
+                            label="Speakers",
+                            info="All labels of one person are grouped; counts are turns.",
+                            elem_id="tb-speakers",
+                            scale=2,
+                            min_width=240,
+                        )
+                        f_since = gr.Textbox(
+                            label="From",
+                            placeholder="e.g. 2016 or 2016-05-31",
+                            info=f"Corpus: {span}",
+                            elem_id="tb-since",
+                            min_width=150,
+                        )
+                        f_until = gr.Textbox(
+                            label="To",
+                            placeholder="e.g. 2017-12",
+                            info="Year, month or day",
+                            elem_id="tb-until",
+                            min_width=150,
+                        )
                     with gr.Row():
-                        f_collections = gr.Dropdown(collection_choices(bot), multiselect=True, label="Collections",
-                                                    elem_id="tb-collections", min_width=200)
-                        f_transcripts = gr.Dropdown(transcript_choices(bot), multiselect=True, filterable=True,
-                                                    label="Transcripts", elem_id="tb-transcripts", scale=2, min_width=240)
-                        f_k = gr.Slider(1, 20, value=5, step=1, label="Passages per answer", elem_id="tb-k", min_width=180)
+                        f_collections = gr.Dropdown(
+                            collection_choices(bot),
+                            multiselect=True,
+                            label="Collections",
+                            elem_id="tb-collections",
+                            min_width=200,
+                        )
+                        f_transcripts = gr.Dropdown(
+                            transcript_choices(bot),
+                            multiselect=True,
+                            filterable=True,
+                            label="Transcripts",
+                            elem_id="tb-transcripts",
+                            scale=2,
+                            min_width=240,
+                        )
+                        f_k = gr.Slider(
+                            1, 20, value=5, step=1, label="Passages per answer", elem_id="tb-k", min_width=180
+                        )
                     clear_btn = gr.Button("Clear filters", size="sm", variant="secondary", elem_id="tb-clear-filters")
                 conversation = gr.HTML(render(bot, []), js_on_load=None, elem_id="tb-conversation", min_height=160)
                 with gr.Row(visible=True, elem_id="tb-examples") as examples_row:
-                    example_btns = [gr.Button(ex, size="sm", variant="secondary", elem_classes=["tb-example"]) for ex in examples]
+                    example_btns = [
+                        gr.Button(ex, size="sm", variant="secondary", elem_classes=["tb-example"]) for ex in examples
+                    ]
                 with gr.Group(elem_id="tb-askbar"):
                     with gr.Row(equal_height=True):
-                        question = gr.Textbox(show_label=False, placeholder="Ask a question…",
-                                              elem_id="tb-question", scale=6, min_width=200, autofocus=True, lines=1, max_lines=4,
-                                              container=False)
+                        question = gr.Textbox(
+                            show_label=False,
+                            placeholder="Ask a question…",
+                            elem_id="tb-question",
+                            scale=6,
+                            min_width=200,
+                            autofocus=True,
+                            lines=1,
+                            max_lines=4,
+                            container=False,
+                        )
                         ask_btn = gr.Button("Ask", variant="primary", elem_id="tb-ask", scale=0, min_width=80)
                 with gr.Row(elem_id="tb-actions"):
-                    new_btn = gr.Button("New chat", size="sm", variant="secondary", elem_id="tb-new", scale=0, min_width=110)
-                    relax_btn = gr.Button("Ask again without inferred filters", size="sm", visible=False,
-                                          elem_id="tb-relax", scale=0, min_width=340)
+                    new_btn = gr.Button(
+                        "New chat", size="sm", variant="secondary", elem_id="tb-new", scale=0, min_width=110
+                    )
+                    relax_btn = gr.Button(
+                        "Ask again without inferred filters",
+                        size="sm",
+                        visible=False,
+                        elem_id="tb-relax",
+                        scale=0,
+                        min_width=340,
+                    )
                 with gr.Accordion("Export this answer", open=False, elem_id="tb-export"):
-                    export_md = gr.Textbox(label="Answer with citations (Markdown)", lines=6, max_lines=14, interactive=False,
-                                           buttons=["copy"], elem_id="tb-export-md")
+                    export_md = gr.Textbox(
+                        label="Answer with citations (Markdown)",
+                        lines=6,
+                        max_lines=14,
+                        interactive=False,
+                        buttons=["copy"],
+                        elem_id="tb-export-md",
+                    )
                     with gr.Row():
                         dl_md = gr.DownloadButton("Markdown (.md)", interactive=False, size="sm", elem_id="tb-dl-md")
                         dl_csv = gr.DownloadButton("Passages (.csv)", interactive=False, size="sm", elem_id="tb-dl-csv")
-                        dl_jsonl = gr.DownloadButton("Passages (.jsonl)", interactive=False, size="sm", elem_id="tb-dl-jsonl")
+                        dl_jsonl = gr.DownloadButton(
+                            "Passages (.jsonl)", interactive=False, size="sm", elem_id="tb-dl-jsonl"
+                        )
             with gr.Tab("Who said it", id="who"):
-                gr.Markdown("Who spoke to a topic most, by meaning rather than exact words: each person's share of the "
-                            f"{WHO_POOL} closest passages, their dates and their best passage.")
+                gr.Markdown(
+                    "Who spoke to a topic most, by meaning rather than exact words: each person's share of the "
+                    f"{WHO_POOL} closest passages, their dates and their best passage."
+                )
                 with gr.Row(equal_height=True):
-                    who_topic = gr.Textbox(show_label=False, placeholder="A topic, e.g. gas prices", elem_id="tb-who-topic",
-                                           scale=5, container=False)
-                    who_k = gr.Slider(3, 20, value=8, step=1, label="Speakers", scale=2, min_width=160, elem_id="tb-who-k")
+                    who_topic = gr.Textbox(
+                        show_label=False,
+                        placeholder="A topic, e.g. gas prices",
+                        elem_id="tb-who-topic",
+                        scale=5,
+                        container=False,
+                    )
+                    who_k = gr.Slider(
+                        3, 20, value=8, step=1, label="Speakers", scale=2, min_width=160, elem_id="tb-who-k"
+                    )
                     who_btn = gr.Button("Find speakers", variant="primary", scale=0, min_width=130, elem_id="tb-who-go")
                 who_out = gr.HTML("", js_on_load=None, elem_id="tb-who-out", min_height=80)
             with gr.Tab("Corpus", id="corpus"):
                 with gr.Row():
-                    reload_btn = gr.Button("Reload index", size="sm", variant="secondary", elem_id="tb-reload", scale=0,
-                                           min_width=140)
+                    reload_btn = gr.Button(
+                        "Reload index", size="sm", variant="secondary", elem_id="tb-reload", scale=0, min_width=140
+                    )
                 corpus_out = gr.HTML(corpus_html, js_on_load=None, elem_id="tb-corpus")
             with gr.Tab("API", id="api"):
                 gr.Markdown(API_DOC)
@@ -451,25 +612,55 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None):
         def ask_chain(event):
             """After the pending turn is shown: scroll to it, compute the answer, scroll again."""
             event.then(None, js=SCROLL_JS, **private)
-            (event.success(finish, [pending, history, *filter_inputs], finish_outputs, show_progress="hidden", **private)
-                  .then(None, js=SCROLL_JS, **private))
+            (
+                event.success(
+                    finish, [pending, history, *filter_inputs], finish_outputs, show_progress="hidden", **private
+                ).then(None, js=SCROLL_JS, **private)
+            )
 
         for trigger in (question.submit, ask_btn.click):
-            ask_chain(trigger(start, [question, history], [conversation, question, pending, examples_row],
-                              queue=False, show_progress="hidden", trigger_mode="once", **private))
+            ask_chain(
+                trigger(
+                    start,
+                    [question, history],
+                    [conversation, question, pending, examples_row],
+                    queue=False,
+                    show_progress="hidden",
+                    trigger_mode="once",
+                    **private,
+                )
+            )
         for btn, text in zip(example_btns, examples):
-            ask_chain(btn.click(lambda h, t=text: start(t, h), [history], [conversation, question, pending, examples_row],
-                                queue=False, show_progress="hidden", **private))
-        ask_chain(relax_btn.click(start_relax, [history], [conversation, pending], queue=False, show_progress="hidden",
-                                  **private))
-        new_btn.click(new_chat, None, [conversation, history, export_md, dl_md, dl_csv, dl_jsonl, relax_btn,
-                                       examples_row], queue=False, **private)
+            ask_chain(
+                btn.click(
+                    lambda h, t=text: start(t, h),
+                    [history],
+                    [conversation, question, pending, examples_row],
+                    queue=False,
+                    show_progress="hidden",
+                    **private,
+                )
+            )
+        ask_chain(
+            relax_btn.click(
+                start_relax, [history], [conversation, pending], queue=False, show_progress="hidden", **private
+            )
+        )
+        new_btn.click(
+            new_chat,
+            None,
+            [conversation, history, export_md, dl_md, dl_csv, dl_jsonl, relax_btn, examples_row],
+            queue=False,
+            **private,
+        )
         for comp in filter_inputs:
             comp.change(filters_label, filter_inputs, filters_box, queue=False, show_progress="hidden", **private)
         clear_btn.click(clear_filters, None, [*filter_inputs, filters_box], queue=False, **private)
         for trigger in (who_topic.submit, who_btn.click):
             trigger(show_who, [who_topic, who_k], who_out, show_progress="minimal", **private)
-        reload_btn.click(reload_index, None, [corpus_out, banner_html, f_speakers, f_transcripts, f_collections], **private)
+        reload_btn.click(
+            reload_index, None, [corpus_out, banner_html, f_speakers, f_transcripts, f_collections], **private
+        )
         demo.load(refresh, None, [corpus_out, banner_html], queue=False, show_progress="hidden", **private)
 
         gr.api(api_ask, api_name="ask")
@@ -481,8 +672,18 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None):
 def launch(demo, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, prevent_thread_lock: bool = False):
     """Start the server bound to ``host`` (127.0.0.1 unless told otherwise) and print the url."""
     # The CSS also travels in the page head (see build_demo); given here too, it is there from the first paint.
-    demo.launch(server_name=host, server_port=port, prevent_thread_lock=True, show_error=True, quiet=True,
-                inbrowser=False, share=False, footer_links=["api"], run_history=False, css=R.CSS)
+    demo.launch(
+        server_name=host,
+        server_port=port,
+        prevent_thread_lock=True,
+        show_error=True,
+        quiet=True,
+        inbrowser=False,
+        share=False,
+        footer_links=["api"],
+        run_history=False,
+        css=R.CSS,
+    )
     url = f"http://{host}:{demo.server_port}/"
     print(f"transcript-bot web chat: {url}  (Ctrl+C stops it)", flush=True)
     if not prevent_thread_lock:
@@ -513,8 +714,11 @@ def ensure_index(settings: Settings, embedder_holder: dict[str, Any]) -> None:
     except IndexMismatch as exc:
         reason = str(exc)
     if reason is None:
-        print(f"Index {settings.index}/ is up to date with {settings.corpus}/ "
-              f"({len(manifest.get('transcripts', {}))} transcripts, {manifest.get('passages')} passages).", flush=True)
+        print(
+            f"Index {settings.index}/ is up to date with {settings.corpus}/ "
+            f"({len(manifest.get('transcripts', {}))} transcripts, {manifest.get('passages')} passages).",
+            flush=True,
+        )
         return
 
     def factory():
@@ -529,8 +733,14 @@ def ensure_index(settings: Settings, embedder_holder: dict[str, Any]) -> None:
     print(report.summary(), flush=True)
 
 
-def serve(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, sync_first: bool = True,
-          prevent_thread_lock: bool = False, embedder: Any = None):
+def serve(
+    settings: Settings,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    sync_first: bool = True,
+    prevent_thread_lock: bool = False,
+    embedder: Any = None,
+):
     """``transcript-bot serve``: bring the index up to date, load index and model once, start the chat.
 
     Returns the running Blocks (only reached with ``prevent_thread_lock``, as tests use it).

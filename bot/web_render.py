@@ -100,6 +100,7 @@ def highlighted(text: str, spans: Iterable[Sequence[int]]) -> str:
 
 def answer_html(answer: str, n_hits: int, anchor: str) -> str:
     """The extractive answer with each [n] turned into a link to card n of this turn."""
+
     def cite(m: re.Match) -> str:
         n = int(m.group(1))
         if 1 <= n <= n_hits:
@@ -111,8 +112,10 @@ def answer_html(answer: str, n_hits: int, anchor: str) -> str:
 
 def meta_line(hit: dict[str, Any]) -> str:
     """Title (linked), date, place, turn: what tells repeated titles apart."""
-    bits = [link(hit.get("link") or hit.get("url"), hit.get("title") or hit.get("transcript") or "untitled", "tb-title"),
-            esc(human_date(hit.get("date")))]
+    bits = [
+        link(hit.get("link") or hit.get("url"), hit.get("title") or hit.get("transcript") or "untitled", "tb-title"),
+        esc(human_date(hit.get("date"))),
+    ]
     if hit.get("place"):
         bits.append(esc(hit["place"]))
     turn = f"turn {hit.get('turn')}" + (f", part {hit['part'] + 1}" if hit.get("part") else "")
@@ -126,12 +129,23 @@ def relevance_badge(hit: dict[str, Any], abstained: bool) -> str:
     level = hit.get("relevance") or "weak"
     label, meaning = RELEVANCE.get(level, RELEVANCE["weak"])
     if abstained:
-        label, meaning, level = "Closest passage", "Nothing in the corpus answers the question well; this is only the nearest text.", "closest"
+        label, meaning, level = (
+            "Closest passage",
+            "Nothing in the corpus answers the question well; this is only the nearest text.",
+            "closest",
+        )
     sim = hit.get("similarity")
-    tip = f"{meaning} Similarity {sim:.2f} (cosine of question and passage)." if isinstance(sim, (int, float)) else meaning
+    tip = (
+        f"{meaning} Similarity {sim:.2f} (cosine of question and passage)."
+        if isinstance(sim, (int, float))
+        else meaning
+    )
     bars = {"strong": 3, "good": 2, "weak": 1, "closest": 0}[level]
     meter = "".join(f'<i class="{"on" if i < bars else ""}"></i>' for i in range(3))
-    return f'<span class="tb-rel tb-rel-{level}" title="{esc(tip)}"><span class="tb-meter" aria-hidden="true">{meter}</span>{esc(label)}</span>'
+    return (
+        f'<span class="tb-rel tb-rel-{level}" title="{esc(tip)}">'
+        f'<span class="tb-meter" aria-hidden="true">{meter}</span>{esc(label)}</span>'
+    )
 
 
 def context_html(hit: dict[str, Any], neighbours: Sequence[dict[str, Any]] | None) -> str:
@@ -144,13 +158,17 @@ def context_html(hit: dict[str, Any], neighbours: Sequence[dict[str, Any]] | Non
         who = esc(n.get("speaker") or "(no speaker label)")
         text = esc(clip(n.get("text"), CLIP_NEIGHBOUR * (2 if current else 1)))
         mark = ' <span class="tb-here">this passage</span>' if current else ""
-        rows.append(f'<div class="tb-nb{" tb-nb-current" if current else ""}"><div class="tb-nb-head">'
-                    f'<span class="tb-nb-turn">turn {esc(n.get("turn"))}</span> <b>{who}</b>{mark}</div>'
-                    f'<div class="tb-nb-text">{text}</div></div>')
+        rows.append(
+            f'<div class="tb-nb{" tb-nb-current" if current else ""}"><div class="tb-nb-head">'
+            f'<span class="tb-nb-turn">turn {esc(n.get("turn"))}</span> <b>{who}</b>{mark}</div>'
+            f'<div class="tb-nb-text">{text}</div></div>'
+        )
     first, last = neighbours[0].get("turn"), neighbours[-1].get("turn")
-    return (f'<details class="tb-context"><summary>Show the exchange (turns {esc(first)}–{esc(last)})</summary>'
-            f'<div class="tb-nbs">{"".join(rows)}</div>'
-            f'<div class="tb-citation"><span>Cite as</span> {esc(hit.get("citation"))}</div></details>')
+    return (
+        f'<details class="tb-context"><summary>Show the exchange (turns {esc(first)}–{esc(last)})</summary>'
+        f'<div class="tb-nbs">{"".join(rows)}</div>'
+        f'<div class="tb-citation"><span>Cite as</span> {esc(hit.get("citation"))}</div></details>'
+    )
 
 
 def card_html(hit: dict[str, Any], anchor: str, abstained: bool, neighbours: Sequence[dict[str, Any]] | None) -> str:
@@ -158,7 +176,7 @@ def card_html(hit: dict[str, Any], anchor: str, abstained: bool, neighbours: Seq
     rank = int(hit.get("rank") or 0)
     reply = ""
     if hit.get("context"):
-        who = f'In reply to <b>{esc(hit["context_speaker"])}</b>' if hit.get("context_speaker") else "Preceded by"
+        who = f"In reply to <b>{esc(hit['context_speaker'])}</b>" if hit.get("context_speaker") else "Preceded by"
         reply = f'<div class="tb-reply">{who}: “{esc(clip(hit["context"], CLIP_CONTEXT))}”</div>'
     source = link(hit.get("link") or hit.get("url"), "Open source ↗", "tb-source")
     if not safe_url(hit.get("link") or hit.get("url")):
@@ -167,12 +185,12 @@ def card_html(hit: dict[str, Any], anchor: str, abstained: bool, neighbours: Seq
         f'<article class="tb-card" id="{anchor}-h{rank}">'
         f'<div class="tb-card-head"><span class="tb-num">[{rank}]</span>'
         f'<span class="tb-speaker">{esc(hit.get("speaker") or "(no speaker label)")}</span>'
-        f'{relevance_badge(hit, abstained)}</div>'
+        f"{relevance_badge(hit, abstained)}</div>"
         f'<div class="tb-meta">{meta_line(hit)} · {source}</div>'
-        f'{reply}'
+        f"{reply}"
         f'<blockquote class="tb-text">{highlighted(hit.get("text") or "", hit.get("highlights") or [])}</blockquote>'
-        f'{context_html(hit, neighbours)}'
-        f'</article>'
+        f"{context_html(hit, neighbours)}"
+        f"</article>"
     )
 
 
@@ -205,14 +223,18 @@ def understood_html(understood: dict[str, Any], titles: dict[str, str]) -> str:
         what = "what they said" if s.get("asks_what_they_said") else "mentioned"
         chips.append(f'<span class="tb-chip">Speaker: {esc(s.get("person"))} <small>({what})</small></span>')
     for d in understood.get("dates") or []:
-        chips.append(f'<span class="tb-chip">Date: {esc(d.get("text"))} <small>({esc(d.get("since"))} – {esc(d.get("until"))})</small></span>')
+        chips.append(
+            f'<span class="tb-chip">Date: {esc(d.get("text"))} '
+            f"<small>({esc(d.get('since'))} – {esc(d.get('until'))})</small></span>"
+        )
     if understood.get("follow_up"):
         cont = [clip(titles.get(t, t), 70) for t in understood.get("continues") or []]
-        extra = f' <small>(continuing {esc("; ".join(cont))})</small>' if cont else ""
+        extra = f" <small>(continuing {esc('; '.join(cont))})</small>" if cont else ""
         chips.append(f'<span class="tb-chip">Follow-up of the previous question{extra}</span>')
     if not chips:
         return ""
-    return f'<div class="tb-understood"><span class="tb-understood-label">Understood, ranked higher:</span> {"".join(chips)}</div>'
+    label = '<span class="tb-understood-label">Understood, ranked higher:</span>'
+    return f'<div class="tb-understood">{label} {"".join(chips)}</div>'
 
 
 def inferred_labels(understood: dict[str, Any]) -> list[str]:
@@ -230,8 +252,11 @@ def turn_html(index: int, turn: dict[str, Any], titles: dict[str, str]) -> str:
     result = turn["result"]
     hits = result.get("hits") or []
     abstained = bool(result.get("abstained"))
-    parts = [f'<section class="tb-turn" id="{anchor}">',
-             f'<div class="tb-q"><span class="tb-q-label">Question</span><div class="tb-q-text">{esc(result.get("question"))}</div></div>']
+    parts = [
+        f'<section class="tb-turn" id="{anchor}">',
+        '<div class="tb-q"><span class="tb-q-label">Question</span>'
+        f'<div class="tb-q-text">{esc(result.get("question"))}</div></div>',
+    ]
     used = filters_summary(turn.get("filters"), titles)
     if used:
         parts.append(f'<div class="tb-used">Filtered to {esc(used)}</div>')
@@ -243,8 +268,10 @@ def turn_html(index: int, turn: dict[str, Any], titles: dict[str, str]) -> str:
         why = f'<div class="tb-why">Why: {esc(reason)}.</div>' if isinstance(reason, str) and reason else ""
         parts.append(f'<div class="tb-notfound" role="status"><b>Not found.</b> {esc(NOT_FOUND)}{why}</div>')
     elif result.get("answer"):
-        parts.append(f'<div class="tb-answer"><span class="tb-answer-label">Answer, quoted from the sources</span>'
-                     f'<p>{answer_html(result["answer"], len(hits), anchor)}</p></div>')
+        parts.append(
+            f'<div class="tb-answer"><span class="tb-answer-label">Answer, quoted from the sources</span>'
+            f"<p>{answer_html(result['answer'], len(hits), anchor)}</p></div>"
+        )
     if hits:
         heading = "Closest passages" if abstained else f"{len(hits)} cited passage{'s' if len(hits) != 1 else ''}"
         neighbours = turn.get("neighbours") or {}
@@ -258,11 +285,16 @@ def turn_html(index: int, turn: dict[str, Any], titles: dict[str, str]) -> str:
 
 def pending_html(question: str) -> str:
     """A placeholder turn while the answer is computed: same shape as an answer, so nothing jumps."""
-    skeleton = "".join('<div class="tb-card tb-skeleton" aria-hidden="true"><i></i><i></i><i></i></div>' for _ in range(2))
-    return (f'<section class="tb-turn tb-pending" aria-busy="true">'
-            f'<div class="tb-q"><span class="tb-q-label">Question</span><div class="tb-q-text">{esc(question)}</div></div>'
-            f'<div class="tb-answer tb-searching" role="status"><span class="tb-spinner"></span> Searching the transcripts…</div>'
-            f'{skeleton}</section>')
+    skeleton = "".join(
+        '<div class="tb-card tb-skeleton" aria-hidden="true"><i></i><i></i><i></i></div>' for _ in range(2)
+    )
+    return (
+        f'<section class="tb-turn tb-pending" aria-busy="true">'
+        f'<div class="tb-q"><span class="tb-q-label">Question</span><div class="tb-q-text">{esc(question)}</div></div>'
+        '<div class="tb-answer tb-searching" role="status">'
+        '<span class="tb-spinner"></span> Searching the transcripts…</div>'
+        f"{skeleton}</section>"
+    )
 
 
 def welcome_html(stats: dict[str, Any]) -> str:
@@ -272,17 +304,19 @@ def welcome_html(stats: dict[str, Any]) -> str:
         span = f", {esc(a[:4])}–{esc(b[:4])}"
     return (
         '<div class="tb-welcome">'
-        '<h2>Ask the transcripts</h2>'
-        f'<p>{stats.get("transcripts", 0):,} transcripts, {stats.get("passages", 0):,} passages, '
-        f'{stats.get("speakers", 0):,} speakers{span}. Answers are quoted word for word from the sources, '
-        'every quote is numbered and linked to the original, and follow-up questions keep the conversation.</p>'
-        '<p class="tb-hint">Type a question below and press Enter (press / to jump to the question box), or try one of these:</p>'
-        '</div>'
+        "<h2>Ask the transcripts</h2>"
+        f"<p>{stats.get('transcripts', 0):,} transcripts, {stats.get('passages', 0):,} passages, "
+        f"{stats.get('speakers', 0):,} speakers{span}. Answers are quoted word for word from the sources, "
+        "every quote is numbered and linked to the original, and follow-up questions keep the conversation.</p>"
+        '<p class="tb-hint">Type a question below and press Enter (press / to jump to the question box), '
+        "or try one of these:</p>"
+        "</div>"
     )
 
 
-def conversation_html(turns: Sequence[dict[str, Any]], titles: dict[str, str], stats: dict[str, Any],
-                      pending: str | None = None) -> str:
+def conversation_html(
+    turns: Sequence[dict[str, Any]], titles: dict[str, str], stats: dict[str, Any], pending: str | None = None
+) -> str:
     """The whole chat as HTML: the welcome text when empty, then every turn, then a pending one."""
     if not turns and pending is None:
         return welcome_html(stats)
@@ -317,24 +351,35 @@ def who_html(topic: str, rows: Sequence[dict[str, Any]], pool: int) -> str:
             f'<blockquote class="tb-text">{quote}</blockquote>'
             f'<div class="tb-meta">Best passage: {meta_line(best)}</div></article>'
         )
-    return (f'<div class="tb-who"><p class="tb-who-note">Among the {pool} passages closest in meaning to '
-            f'“{esc(topic)}”, these people spoke the most (ranked by count and closeness).</p>{"".join(items)}</div>')
+    return (
+        f'<div class="tb-who"><p class="tb-who-note">Among the {pool} passages closest in meaning to '
+        f"“{esc(topic)}”, these people spoke the most (ranked by count and closeness).</p>{''.join(items)}</div>"
+    )
 
 
-def corpus_html(stats: dict[str, Any], freshness: str, stale: bool, transcripts: dict[str, dict[str, Any]],
-                speakers: Sequence[dict[str, Any]]) -> str:
+def corpus_html(
+    stats: dict[str, Any],
+    freshness: str,
+    stale: bool,
+    transcripts: dict[str, dict[str, Any]],
+    speakers: Sequence[dict[str, Any]],
+) -> str:
     """Corpus panel: counts, dates, model, freshness (with a warning when stale), transcript list."""
     warn = ""
     if stale:
-        warn = (f'<div class="tb-stale" role="alert"><b>The index is out of date with the corpus</b> ({esc(freshness)}). '
-                'Answers come from the loaded index. Run <code>transcript-bot index</code>, then press '
-                '<i>Reload index</i>.</div>')
+        warn = (
+            f'<div class="tb-stale" role="alert"><b>The index is out of date with the corpus</b> ({esc(freshness)}). '
+            "Answers come from the loaded index. Run <code>transcript-bot index</code>, then press "
+            "<i>Reload index</i>.</div>"
+        )
     span = "–"
     if stats.get("date_range"):
         span = f"{esc(human_date(stats['date_range'][0]))} – {esc(human_date(stats['date_range'][1]))}"
     tiles = [
-        ("Transcripts", f"{stats.get('transcripts', 0):,}"), ("Passages", f"{stats.get('passages', 0):,}"),
-        ("Speakers", f"{stats.get('speakers', 0):,}"), ("Dates", span),
+        ("Transcripts", f"{stats.get('transcripts', 0):,}"),
+        ("Passages", f"{stats.get('passages', 0):,}"),
+        ("Speakers", f"{stats.get('speakers', 0):,}"),
+        ("Dates", span),
         ("Model", f"{esc(stats.get('model'))} ({esc(stats.get('dimension'))} dims)"),
         ("Index", f"{(stats.get('index_bytes') or 0) / 1e6:.1f} MB, generation {esc(stats.get('generation'))}"),
         ("Last update", esc(stats.get("updated_at") or stats.get("built_at") or "unknown")),
@@ -342,18 +387,27 @@ def corpus_html(stats: dict[str, Any], freshness: str, stale: bool, transcripts:
     ]
     tile_html = "".join(f'<div class="tb-tile"><span>{k}</span><b>{v}</b></div>' for k, v in tiles)
     people = "".join(
-        f'<li><b>{esc(s["person"])}</b> <span>{s["turns"]:,} turns'
-        f'{"" if len(s["labels"]) < 2 else " · " + str(len(s["labels"])) + " labels"}</span></li>' for s in speakers[:12])
+        f"<li><b>{esc(s['person'])}</b> <span>{s['turns']:,} turns"
+        f"{'' if len(s['labels']) < 2 else ' · ' + str(len(s['labels'])) + ' labels'}</span></li>"
+        for s in speakers[:12]
+    )
     rows = []
     for rel, t in sorted(transcripts.items(), key=lambda kv: (kv[1].get("date") or "", kv[0]), reverse=True):
-        rows.append(f'<tr><td class="tb-nowrap">{esc(t.get("date") or "undated")}</td>'
-                    f'<td>{link(t.get("url"), t.get("title") or rel)}</td><td>{esc(t.get("place") or "")}</td>'
-                    f'<td class="tb-num-cell">{esc(t.get("turns", ""))}</td><td class="tb-num-cell">{esc(t.get("passages", ""))}</td></tr>')
-    table = ('<div class="tb-table-wrap"><table class="tb-table"><thead><tr><th>Date</th><th>Title</th><th>Place</th>'
-             f'<th>Turns</th><th>Passages</th></tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
-    return (f'<div class="tb-corpus">{warn}<div class="tb-tiles">{tile_html}</div>'
-            f'<h3>Speakers with the most turns</h3><ul class="tb-people">{people}</ul>'
-            f'<h3>Transcripts</h3>{table}</div>')
+        rows.append(
+            f'<tr><td class="tb-nowrap">{esc(t.get("date") or "undated")}</td>'
+            f"<td>{link(t.get('url'), t.get('title') or rel)}</td><td>{esc(t.get('place') or '')}</td>"
+            f'<td class="tb-num-cell">{esc(t.get("turns", ""))}</td>'
+            f'<td class="tb-num-cell">{esc(t.get("passages", ""))}</td></tr>'
+        )
+    table = (
+        '<div class="tb-table-wrap"><table class="tb-table"><thead><tr><th>Date</th><th>Title</th><th>Place</th>'
+        f"<th>Turns</th><th>Passages</th></tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+    )
+    return (
+        f'<div class="tb-corpus">{warn}<div class="tb-tiles">{tile_html}</div>'
+        f'<h3>Speakers with the most turns</h3><ul class="tb-people">{people}</ul>'
+        f"<h3>Transcripts</h3>{table}</div>"
+    )
 
 
 # -- exports ------------------------------------------------------------------------------------
@@ -388,7 +442,7 @@ def answer_markdown(turn: dict[str, Any]) -> str:
         cite = h.get("citation", "").rsplit(", ", 1)[0] if url else h.get("citation", "")
         head = f"[{h.get('rank')}] "
         # "[n] " alone is no link (nothing follows in brackets or parentheses), so it stays readable.
-        cite = head + md_escape(cite[len(head):]) if cite.startswith(head) else md_escape(cite)
+        cite = head + md_escape(cite[len(head) :]) if cite.startswith(head) else md_escape(cite)
         lines.append(f"{cite}, <{url}>" if url else cite)
         lines.append("")
         for para in (h.get("text") or "").split("\n"):
@@ -398,8 +452,22 @@ def answer_markdown(turn: dict[str, Any]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-CSV_FIELDS = ["question", "rank", "relevance", "similarity", "speaker", "title", "date", "place", "turn", "url",
-              "citation", "text", "context_speaker", "context"]
+CSV_FIELDS = [
+    "question",
+    "rank",
+    "relevance",
+    "similarity",
+    "speaker",
+    "title",
+    "date",
+    "place",
+    "turn",
+    "url",
+    "citation",
+    "text",
+    "context_speaker",
+    "context",
+]
 
 
 def csv_cell(value: Any) -> Any:
@@ -427,8 +495,10 @@ def safe_json(obj: Any) -> str:
 
 def passages_jsonl(turn: dict[str, Any]) -> str:
     result = turn["result"]
-    lines = [safe_json({"question": result.get("question"), "abstained": result.get("abstained"), **h})
-             for h in result.get("hits") or []]
+    lines = [
+        safe_json({"question": result.get("question"), "abstained": result.get("abstained"), **h})
+        for h in result.get("hits") or []
+    ]
     return "\n".join(lines) + ("\n" if lines else "")
 
 
@@ -447,7 +517,8 @@ CSS = """
   --tb-muted: #596170;  /* secondary text, still 6:1 contrast on white */
 }
 .dark, .dark .gradio-container { --tb-muted: #a9b0bd; --color-accent: #7fa2ff; }
-.gradio-container, .gradio-container button, .gradio-container input, .gradio-container textarea { font-family: var(--font) !important; }
+.gradio-container, .gradio-container button, .gradio-container input, .gradio-container textarea {
+  font-family: var(--font) !important; }
 .gradio-container { max-width: 1020px !important; margin: 0 auto !important; }
 /* overflow: hidden on the container would stop the question bar from sticking to the bottom */
 .gradio-container { overflow: clip visible !important; }
@@ -476,7 +547,8 @@ CSS = """
 .tb-chip small { color: var(--tb-muted); }
 .tb-answer { border-left: 3px solid var(--color-accent); background: var(--background-fill-secondary);
   padding: 10px 14px; border-radius: 0 8px 8px 0; margin: 8px 0 12px; }
-#tb-conversation .tb-answer p { margin: 4px 0 0; font-size: 1.02rem; line-height: 1.55; white-space: normal !important; }
+#tb-conversation .tb-answer p { margin: 4px 0 0; font-size: 1.02rem; line-height: 1.55;
+  white-space: normal !important; }
 .tb-searching { display: flex; align-items: center; gap: 10px; color: var(--tb-muted); min-height: 48px; }
 .tb-spinner { width: 16px; height: 16px; border-radius: 50%; border: 2px solid var(--border-color-primary);
   border-top-color: var(--color-accent); animation: tb-spin 0.8s linear infinite; flex: none; }
@@ -497,7 +569,8 @@ a.tb-cite:hover, a.tb-cite:focus { text-decoration: underline; }
 .tb-rel { margin-left: auto; font-size: 0.78rem; display: inline-flex; align-items: center; gap: 6px;
   color: var(--tb-muted); white-space: nowrap; cursor: help; }
 .tb-meter { display: inline-flex; gap: 2px; }
-.tb-meter i { width: 5px; height: 11px; border-radius: 1px; background: var(--border-color-primary); display: inline-block; }
+.tb-meter i { width: 5px; height: 11px; border-radius: 1px; background: var(--border-color-primary);
+  display: inline-block; }
 .tb-rel-strong .tb-meter i.on { background: #2f9e63; }
 .tb-rel-good .tb-meter i.on { background: #5b8def; }
 .tb-rel-weak .tb-meter i.on { background: #c9a03c; }
@@ -505,7 +578,8 @@ a.tb-cite:hover, a.tb-cite:focus { text-decoration: underline; }
 .tb-meta a.tb-title { color: inherit; font-weight: 600; }
 .tb-reply { font-size: 0.86rem; color: var(--tb-muted); margin: 0 0 6px; font-style: italic; }
 .tb-reply b { font-style: normal; }
-#tb-conversation blockquote.tb-text, #tb-who-out blockquote.tb-text { margin: 0 !important; padding: 0 !important; border: none !important; line-height: 1.55;
+#tb-conversation blockquote.tb-text, #tb-who-out blockquote.tb-text {
+  margin: 0 !important; padding: 0 !important; border: none !important; line-height: 1.55;
   font-size: 0.97rem; overflow-wrap: anywhere; color: var(--body-text-color); font-style: normal; }
 #tb-conversation .tb-text p, #tb-who-out .tb-text p { margin: 0 0 0.55em !important; white-space: normal !important; }
 #tb-conversation .tb-text p:last-child, #tb-who-out .tb-text p:last-child { margin-bottom: 0.2em !important; }
@@ -522,16 +596,20 @@ details.tb-context summary { cursor: pointer; color: var(--color-accent); font-w
 .tb-nb-current .tb-nb-text { color: var(--body-text-color); }
 .tb-here { font-size: 0.72rem; background: var(--color-accent); color: white; border-radius: 4px; padding: 0 5px; }
 .tb-citation { font-size: 0.8rem; color: var(--tb-muted); margin-top: 6px; overflow-wrap: anywhere; }
-.tb-citation span { font-weight: 600; text-transform: uppercase; letter-spacing: 0.05em; font-size: 0.7rem; margin-right: 4px; }
+.tb-citation span { font-weight: 600; text-transform: uppercase; letter-spacing: 0.05em; font-size: 0.7rem;
+  margin-right: 4px; }
 .tb-skeleton { display: flex; flex-direction: column; gap: 8px; min-height: 96px; margin-bottom: 10px; }
 .tb-skeleton i { display: block; height: 12px; border-radius: 6px; background: var(--background-fill-secondary);
   animation: tb-pulse 1.2s ease-in-out infinite; }
-.tb-skeleton i:nth-child(1) { width: 35%; } .tb-skeleton i:nth-child(2) { width: 92%; } .tb-skeleton i:nth-child(3) { width: 70%; }
+.tb-skeleton i:nth-child(1) { width: 35%; }
+.tb-skeleton i:nth-child(2) { width: 92%; }
+.tb-skeleton i:nth-child(3) { width: 70%; }
 @keyframes tb-pulse { 50% { opacity: 0.45; } }
 #tb-askbar { position: sticky; bottom: 0; z-index: 20; box-shadow: 0 -6px 14px rgba(0, 0, 0, 0.06); }
 #tb-actions { gap: 8px; }
 .tb-who-note { color: var(--tb-muted); margin: 8px 0; }
-.tb-who-row { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 10px 14px; margin-bottom: 10px;
+.tb-who-row { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 10px 14px;
+  margin-bottom: 10px;
   background: var(--block-background-fill); }
 .tb-who-head { display: flex; flex-wrap: wrap; gap: 10px; align-items: baseline; }
 .tb-who-rank { font-weight: 700; color: var(--color-accent); }
@@ -553,7 +631,8 @@ details.tb-context summary { cursor: pointer; color: var(--color-accent); font-w
 .tb-table th { position: sticky; top: 0; background: var(--background-fill-secondary); text-align: left; }
 #tb-corpus .tb-table th, #tb-corpus .tb-table td { padding: 5px 8px !important; border: none !important;
   border-bottom: 1px solid var(--border-color-primary) !important; vertical-align: top; }
-#tb-corpus .tb-table, #tb-corpus .tb-table tr, #tb-corpus .tb-table thead { margin: 0 !important; border: none !important; }
+#tb-corpus .tb-table, #tb-corpus .tb-table tr, #tb-corpus .tb-table thead {
+  margin: 0 !important; border: none !important; }
 .tb-nowrap { white-space: nowrap; }
 .tb-num-cell { text-align: right; }
 @media (max-width: 640px) {

@@ -45,8 +45,14 @@ QUESTIONS = [
     "What did Putin say about oil refining?",
     "What was said about Kim Jong-il?",
 ]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 
 
 def free_port() -> int:
@@ -88,8 +94,9 @@ def main() -> int:
             page.goto(url)
             box = page.locator("#tb-question textarea, #tb-question input").first
             box.wait_for()
-            for i, question in enumerate(["warm-up: what was said about gas?", "warm-up: who spoke about Syria?",
-                                          *questions]):
+            for i, question in enumerate(
+                ["warm-up: what was said about gas?", "warm-up: who spoke about Syria?", *questions]
+            ):
                 page.locator("#tb-new").click()
                 page.wait_for_selector("#tb-conversation .tb-welcome")
                 box.fill(question)
@@ -108,11 +115,15 @@ def main() -> int:
         bot.ask(question)
         core_times.append(time.perf_counter() - started)
     stats = bot.stats()
-    print(f"index: {stats['transcripts']} transcripts, {stats['passages']} passages; torch threads {args.threads}; "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"index: {stats['transcripts']} transcripts, {stats['passages']} passages; torch threads {args.threads}; "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
     for name, values in (("browser (Enter to answer shown)", browser_times), ("core bot.ask alone", core_times)):
-        print(f"{name:34s} n={len(values)}  p50 {statistics.median(values) * 1000:6.0f} ms  "
-              f"p90 {percentile(values, 0.9) * 1000:6.0f} ms  max {max(values) * 1000:6.0f} ms")
+        print(
+            f"{name:34s} n={len(values)}  p50 {statistics.median(values) * 1000:6.0f} ms  "
+            f"p90 {percentile(values, 0.9) * 1000:6.0f} ms  max {max(values) * 1000:6.0f} ms"
+        )
     return 0
 
 

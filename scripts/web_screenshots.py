@@ -21,8 +21,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 QUESTION = "What did Putin say about the railway to Europe?"
 FOLLOW_UP = "And what did he say about missile defence?"
 ABSENT = "What happened at the Christchurch mosque shootings?"
@@ -42,7 +48,9 @@ def ask(page, question: str) -> int:
     box.press("Enter")
     page.wait_for_function(
         f"document.querySelectorAll('#tb-conversation .tb-turn:not(.tb-pending)').length > {done}"
-        " && !document.querySelector('#tb-conversation .tb-pending')", timeout=120_000)
+        " && !document.querySelector('#tb-conversation .tb-pending')",
+        timeout=120_000,
+    )
     page.wait_for_timeout(700)  # let the smooth scroll settle
     return done
 
@@ -122,8 +130,9 @@ def main() -> int:
             page.wait_for_selector("#tb-corpus .tb-tiles")
             page.screenshot(path=out / "screenshot-corpus.png")
 
-            phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
-                                     has_touch=True)
+            phone = browser.new_page(
+                viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True
+            )
             phone.goto(url)
             phone.wait_for_selector("#tb-conversation .tb-welcome")
             ask(phone, args.question)

@@ -25,19 +25,22 @@ RAILWAY = "What did Kim Jong-il say about the railway?"
 FOLLOW_UP = "And what about missiles?"
 ABSENT = "What happened at the Christchurch mosque shootings?"
 HOSTILE_Q = "What happens at the lighthouse festival in Testville?"
-HOSTILE_TEXT = """Lighthouse festival evening
-March 3, 2021, Testville
-
-Moderator: Welcome to the lighthouse festival evening in Testville.
-
-Ada Quill: The lighthouse festival in Testville has fireworks <script>window.__pwned=1</script> and music <img src=x onerror="window.__pwned=2"> and tickets at [link](javascript:window.__pwned=3) and ${window.__pwned=4} {{x}} every summer.
-
-Moderator: What else happens at the lighthouse festival?
-
-Ada Quill: Boats parade around the lighthouse at night.
-"""
-HOSTILE_MANIFEST = {"file": "festival.txt", "title": 'Lighthouse festival <img src=x onerror="window.__pwned=6">',
-                    "date": "2021-03-03", "place": "Testville", "url": "javascript:window.__pwned=5"}
+HOSTILE_TEXT = (
+    "Lighthouse festival evening\nMarch 3, 2021, Testville\n\n"
+    "Moderator: Welcome to the lighthouse festival evening in Testville.\n\n"
+    "Ada Quill: The lighthouse festival in Testville has fireworks <script>window.__pwned=1</script> and music "
+    '<img src=x onerror="window.__pwned=2"> and tickets at [link](javascript:window.__pwned=3) and '
+    "${window.__pwned=4} {{x}} every summer.\n\n"
+    "Moderator: What else happens at the lighthouse festival?\n\n"
+    "Ada Quill: Boats parade around the lighthouse at night.\n"
+)
+HOSTILE_MANIFEST = {
+    "file": "festival.txt",
+    "title": 'Lighthouse festival <img src=x onerror="window.__pwned=6">',
+    "date": "2021-03-03",
+    "place": "Testville",
+    "url": "javascript:window.__pwned=5",
+}
 
 if not Path(CHROMIUM).exists():  # pragma: no cover - CI installs it (.ci/run)
     pytest.skip("Debian's chromium is not installed", allow_module_level=True)
@@ -82,13 +85,24 @@ def browser_page():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--no-first-run", "--disable-sync"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                "--disable-sync",
+            ],
+        )
         context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
         # Source links point at en.kremlin.ru; with no internet, answer them with a stub page.
-        context.route("http://en.kremlin.ru/**", lambda route: route.fulfill(body="<title>source</title>stub",
-                                                                               content_type="text/html"))
+        context.route(
+            "http://en.kremlin.ru/**",
+            lambda route: route.fulfill(body="<title>source</title>stub", content_type="text/html"),
+        )
         page = context.new_page()
         page.set_default_timeout(30_000)
         yield page
@@ -124,7 +138,8 @@ def ask(page, question: str) -> int:
     box.press("Enter")
     page.wait_for_function(
         f"document.querySelectorAll('#tb-conversation .tb-turn:not(.tb-pending)').length > {done}"
-        " && !document.querySelector('#tb-conversation .tb-pending')")
+        " && !document.querySelector('#tb-conversation .tb-pending')"
+    )
     return done
 
 
@@ -194,8 +209,10 @@ def test_follow_up_keeps_the_conversation_and_new_chat_clears_it(app, page):
     assert second.locator(".tb-citation").first.text_content().strip().endswith(expected["hits"][0]["citation"])
     # Removing what was inferred asks again without the conversation.
     page.locator("#tb-relax").click()
-    page.wait_for_function("!document.querySelector('#tb-conversation .tb-pending') && "
-                           "document.querySelector('#tb-t1') && document.querySelector('#tb-t1').innerText.includes('without inferred')")
+    page.wait_for_function(
+        "!document.querySelector('#tb-conversation .tb-pending') && "
+        "document.querySelector('#tb-t1') && document.querySelector('#tb-t1').innerText.includes('without inferred')"
+    )
     assert page.locator("#tb-t1 .tb-understood").count() == 0
     page.locator("#tb-new").click()
     page.wait_for_selector("#tb-conversation .tb-welcome")
@@ -220,9 +237,13 @@ def test_injected_markup_in_a_transcript_stays_inert(app, page):
     page.wait_for_timeout(500)  # give any injected handler the chance to run
     assert page.evaluate("typeof window.__pwned") == "undefined"
     shown = card.inner_text()  # the markup is shown as the text it is
-    for literal in ("<script>window.__pwned=1</script>", '<img src=x onerror="window.__pwned=2">',
-                    "[link](javascript:window.__pwned=3)", "${window.__pwned=4} {{x}}",
-                    'Lighthouse festival <img src=x onerror="window.__pwned=6">'):
+    for literal in (
+        "<script>window.__pwned=1</script>",
+        '<img src=x onerror="window.__pwned=2">',
+        "[link](javascript:window.__pwned=3)",
+        "${window.__pwned=4} {{x}}",
+        'Lighthouse festival <img src=x onerror="window.__pwned=6">',
+    ):
         assert literal in shown
     assert page.locator("#tb-conversation img, #tb-conversation script").count() == 0
     assert page.locator("#tb-conversation a[href^='javascript' i]").count() == 0

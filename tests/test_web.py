@@ -57,7 +57,7 @@ def test_chat_shows_answer_and_cited_cards(small_bot):
     assert html.index("tb-answer") < html.index("tb-card")
     found = tags(html)
     for hit in expected["hits"]:
-        card = html[html.index(f'id="tb-t0-h{hit["rank"]}"'):]
+        card = html[html.index(f'id="tb-t0-h{hit["rank"]}"') :]
         card = card[: card.index("</article>")]
         assert f"[{hit['rank']}]" in card
         assert R.esc(hit["speaker"]) in card and R.esc(hit["title"]) in card
@@ -79,8 +79,8 @@ def test_cards_expand_to_the_exchange(small_bot):
     around = history[0]["neighbours"]["1"]
     assert around == small_bot.neighbours(hit["transcript"], hit["turn"], before=2, after=2)
     assert any(n["turn"] == hit["turn"] for n in around) and len(around) > 1
-    card = html[html.index('id="tb-t0-h1"'):]
-    details = card[card.index("<details"): card.index("</details>")]
+    card = html[html.index('id="tb-t0-h1"') :]
+    details = card[card.index("<details") : card.index("</details>")]
     assert "this passage" in details and f"turn {around[0]['turn']}" in details
     assert R.esc(hit["citation"]) in details
 
@@ -101,8 +101,9 @@ def test_follow_up_uses_earlier_questions(small_bot):
 
 
 def test_abstention_is_said_plainly_with_closest_passages(small_corpus, small_index, embedder):
-    strict = TranscriptBot(small_bot_settings(small_corpus, small_index), embedder=embedder,
-                           config=RetrievalConfig(abstain_below=0.99))
+    strict = TranscriptBot(
+        small_bot_settings(small_corpus, small_index), embedder=embedder, config=RetrievalConfig(abstain_below=0.99)
+    )
     html, history = web.chat(strict, ABSENT)
     result = history[0]["result"]
     assert result["abstained"] and result["hits"]
@@ -174,7 +175,7 @@ def test_exports_carry_the_citations(small_bot, tmp_path):
     for hit in hits:
         assert f"<{hit['link']}>" in markdown
         cite = hit["citation"].rsplit(", ", 1)[0]
-        assert f"[{hit['rank']}] " + R.md_escape(cite[len(f"[{hit['rank']}] "):]) in markdown
+        assert f"[{hit['rank']}] " + R.md_escape(cite[len(f"[{hit['rank']}] ") :]) in markdown
     rows = list(csv.DictReader(io.StringIO(csv_path.read_text(encoding="utf-8-sig"))))
     assert [r["citation"] for r in rows] == [h["citation"] for h in hits]
     assert [r["text"] for r in rows] == [h["text"] for h in hits]
@@ -182,35 +183,83 @@ def test_exports_carry_the_citations(small_bot, tmp_path):
     assert [{k: v for k, v in line.items() if k not in ("question", "abstained")} for line in lines] == hits
 
 
-HOSTILE = ('Fireworks <script>window.__pwned=1</script> and <img src=x onerror="window.__pwned=2"> '
-           'and [tickets](javascript:window.__pwned=3) and ![x](http://evil.example/x.png) ${window.__pwned=4} {{x}}\n'
-           '=HYPERLINK("http://evil.example")')
+HOSTILE = (
+    'Fireworks <script>window.__pwned=1</script> and <img src=x onerror="window.__pwned=2"> '
+    "and [tickets](javascript:window.__pwned=3) and ![x](http://evil.example/x.png) ${window.__pwned=4} {{x}}\n"
+    '=HYPERLINK("http://evil.example")'
+)
 
 
 def hostile_turn() -> dict:
     hit = {
-        "rank": 1, "score": 1.0, "similarity": 0.7, "relevance": "strong", "transcript": "evil/t.txt",
-        "title": 'Title "><img src=x onerror=alert(1)>', "date": "2021-03-03", "place": "<b>Place</b>",
-        "url": "javascript:alert(1)", "link": "javascript:alert(1)", "speaker": "<script>alert(1)</script>",
-        "turn": 2, "part": 0, "start": None, "end": None, "timestamp": None, "text": HOSTILE,
-        "context": "<iframe src=x>", "context_speaker": "<svg onload=alert(1)>", "highlights": [[0, 30]],
+        "rank": 1,
+        "score": 1.0,
+        "similarity": 0.7,
+        "relevance": "strong",
+        "transcript": "evil/t.txt",
+        "title": 'Title "><img src=x onerror=alert(1)>',
+        "date": "2021-03-03",
+        "place": "<b>Place</b>",
+        "url": "javascript:alert(1)",
+        "link": "javascript:alert(1)",
+        "speaker": "<script>alert(1)</script>",
+        "turn": 2,
+        "part": 0,
+        "start": None,
+        "end": None,
+        "timestamp": None,
+        "text": HOSTILE,
+        "context": "<iframe src=x>",
+        "context_speaker": "<svg onload=alert(1)>",
+        "highlights": [[0, 30]],
         "citation": '[1] <script>alert(1)</script>, “Title "><img src=x>”, March 3, 2021, turn 2, evil/t.txt',
     }
-    result = {"question": "<img src=x onerror=alert(1)> [q](javascript:alert(1))", "answer": HOSTILE[:60] + " [1]",
-              "abstained": False, "understood": {"speakers": [{"person": "<i>x</i>", "asks_what_they_said": True}],
-                                                  "dates": [], "follow_up": False}, "hits": [hit]}
-    neighbours = {"1": [{"turn": 1, "speaker": "<script>", "text": "<img src=x onerror=alert(2)>"},
-                        {"turn": 2, "speaker": hit["speaker"], "text": HOSTILE}]}
-    return {"question": result["question"], "result": result, "filters": web.make_filters(speakers=["<b>"]),
-            "infer": True, "context": [], "neighbours": neighbours}
+    result = {
+        "question": "<img src=x onerror=alert(1)> [q](javascript:alert(1))",
+        "answer": HOSTILE[:60] + " [1]",
+        "abstained": False,
+        "understood": {
+            "speakers": [{"person": "<i>x</i>", "asks_what_they_said": True}],
+            "dates": [],
+            "follow_up": False,
+        },
+        "hits": [hit],
+    }
+    neighbours = {
+        "1": [
+            {"turn": 1, "speaker": "<script>", "text": "<img src=x onerror=alert(2)>"},
+            {"turn": 2, "speaker": hit["speaker"], "text": HOSTILE},
+        ]
+    }
+    return {
+        "question": result["question"],
+        "result": result,
+        "filters": web.make_filters(speakers=["<b>"]),
+        "infer": True,
+        "context": [],
+        "neighbours": neighbours,
+    }
 
 
 def test_hostile_text_renders_inert(small_bot):
     html = R.conversation_html([hostile_turn()], {}, {})
     found = tags(html)
     names = {t for t, _ in found}
-    assert names <= {"section", "div", "span", "a", "article", "blockquote", "mark", "details", "summary", "b", "i",
-                     "small", "p"}  # only the chat's own markup
+    assert names <= {
+        "section",
+        "div",
+        "span",
+        "a",
+        "article",
+        "blockquote",
+        "mark",
+        "details",
+        "summary",
+        "b",
+        "i",
+        "small",
+        "p",
+    }  # only the chat's own markup
     assert "&lt;b&gt;Place&lt;/b&gt;" in html and "&lt;i&gt;x&lt;/i&gt;" in html
     assert all(not k.startswith("on") for _, attrs in found for k in attrs)
     assert not any((attrs.get("href") or "").lower().startswith("javascript") for _, attrs in found)
@@ -230,16 +279,30 @@ def test_hostile_text_is_inert_in_exports(tmp_path):
     rows = list(csv.reader(io.StringIO(csv_path.read_text(encoding="utf-8-sig"))))
     cells = [c for row in rows[1:] for c in row]
     assert not any(c[:1] in "=+-@" for c in cells if c)
-    assert R.csv_cell('=HYPERLINK("x")') == "'=HYPERLINK(\"x\")" and R.csv_cell(-0.5) == -0.5
+    assert R.csv_cell('=HYPERLINK("x")') == '\'=HYPERLINK("x")' and R.csv_cell(-0.5) == -0.5
     text = jsonl.read_text(encoding="utf-8")
     assert "<" not in text and json.loads(text.splitlines()[0])["text"] == HOSTILE
 
 
 def test_safe_url_allows_only_http_links():
-    assert R.safe_url("http://en.kremlin.ru/events/president/news/17758") == "http://en.kremlin.ru/events/president/news/17758"
+    assert (
+        R.safe_url("http://en.kremlin.ru/events/president/news/17758")
+        == "http://en.kremlin.ru/events/president/news/17758"
+    )
     assert R.safe_url("https://example.org/a?t=5") == "https://example.org/a?t=5"
-    for bad in ("javascript:alert(1)", "JAVASCRIPT:alert(1)", " javascript:x", "data:text/html,x", "//evil.example",
-                "/relative", 'http://x.org/"onmouseover="x', "http://x.org/ a", "vbscript:x", None, 42):
+    for bad in (
+        "javascript:alert(1)",
+        "JAVASCRIPT:alert(1)",
+        " javascript:x",
+        "data:text/html,x",
+        "//evil.example",
+        "/relative",
+        'http://x.org/"onmouseover="x',
+        "http://x.org/ a",
+        "vbscript:x",
+        None,
+        42,
+    ):
         assert R.safe_url(bad) is None, bad
 
 

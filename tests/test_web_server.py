@@ -53,13 +53,16 @@ def test_ask_endpoint_returns_the_ask_json(client, small_bot):
 
 def test_ask_endpoint_takes_filters_and_context(client, small_bot):
     got = client.predict(FOLLOW_UP, 4, "Putin", "2000", "2000-12-31", json.dumps([RAILWAY]), api_name="/ask")
-    expected = small_bot.ask(FOLLOW_UP, AskOptions(k=4, speaker="Putin", since="2000", until="2000-12-31",
-                                                   context=[RAILWAY])).to_json()
+    expected = small_bot.ask(
+        FOLLOW_UP, AskOptions(k=4, speaker="Putin", since="2000", until="2000-12-31", context=[RAILWAY])
+    ).to_json()
     assert got == expected and got["understood"]["follow_up"]
     assert {h["speaker"] for h in got["hits"]} <= small_bot.directory.labels_for("Putin")
     # Keyword arguments by name, and one earlier question given as plain text.
-    assert client.predict(question=FOLLOW_UP, context=RAILWAY, api_name="/ask") == \
-        small_bot.ask(FOLLOW_UP, AskOptions(context=[RAILWAY])).to_json()
+    assert (
+        client.predict(question=FOLLOW_UP, context=RAILWAY, api_name="/ask")
+        == small_bot.ask(FOLLOW_UP, AskOptions(context=[RAILWAY])).to_json()
+    )
 
 
 def test_ask_endpoint_reports_errors_in_one_line(client):
@@ -93,8 +96,9 @@ def test_serve_brings_a_stale_index_up_to_date_first(tmp_path, small_corpus, ind
     shutil.copytree(small_corpus, corpus)
     gone = sorted((corpus / "kremlin").glob("2010-10-15_*.txt"))[0]
     gone.unlink()
-    demo = serve(Settings(corpus, index_copy, DEFAULT_MODEL), port=free_port(), prevent_thread_lock=True,
-                 embedder=embedder)
+    demo = serve(
+        Settings(corpus, index_copy, DEFAULT_MODEL), port=free_port(), prevent_thread_lock=True, embedder=embedder
+    )
     try:
         out = capsys.readouterr().out
         assert "Updating the index" in out and "1 removed" in out and "web chat: http://127.0.0.1:" in out
@@ -102,7 +106,8 @@ def test_serve_brings_a_stale_index_up_to_date_first(tmp_path, small_corpus, ind
         assert urllib.request.urlopen(url, timeout=10).status == 200
     finally:
         demo.close()
-    demo = serve(Settings(corpus, index_copy, DEFAULT_MODEL), port=free_port(), prevent_thread_lock=True,
-                 embedder=embedder)
+    demo = serve(
+        Settings(corpus, index_copy, DEFAULT_MODEL), port=free_port(), prevent_thread_lock=True, embedder=embedder
+    )
     demo.close()
     assert "is up to date" in capsys.readouterr().out
