@@ -15,7 +15,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .dates import MONTHS
 from .keyword import KeywordIndex
+
+CALENDAR_WORDS = set(MONTHS) | {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
 
 
 @dataclass
@@ -36,6 +39,8 @@ def unknown_terms(question: str, *indexes: KeywordIndex) -> tuple[list[str], lis
             continue  # a stop word
         if all(any(stem in idx.vocabulary for idx in indexes) for stem in stems):
             continue
+        if word.lower() in CALENDAR_WORDS:
+            continue  # dates are matched against transcript dates, not words
         if i > 0 and word[0].isupper():
             names.append(word)
         else:

@@ -31,6 +31,7 @@ from .retrieval import Boosts, Filters, RetrievalConfig, Retriever, ScoredPassag
 from .settings import Settings
 
 MAX_QUESTION_CHARS = 1000
+ABSTAIN_LOOKS_AT = 5  # the top passages whose similarity decides abstention
 # Similarity bands for the relevance label shown with each hit (cosine of MiniLM vectors).
 STRONG, GOOD = 0.55, 0.40
 
@@ -151,8 +152,11 @@ class TranscriptBot:
                 boosts.transcripts[rel] = self.config.transcript_boost
             understood["continues"] = sorted(boosts.transcripts)
         self._title_boosts(question, qvec, boosts)
-        found = retriever.search(qvec, keyword_text, k=opts.k, filters=filters, boosts=boosts)
-        return self._answer(question, qvec, found, understood, data, " ".join(context) if follow_up else "")
+        found = retriever.search(qvec, keyword_text, k=max(opts.k, ABSTAIN_LOOKS_AT), filters=filters, boosts=boosts)
+        # Abstention looks at the same top passages whatever k is, so k never changes the verdict.
+        closest = max((s.dense for s in found[:ABSTAIN_LOOKS_AT]), default=0.0)
+        return self._answer(question, qvec, found[: opts.k], understood, data,
+                            " ".join(context) if follow_up else "", closest)
 
     def _title_boosts(self, question: str, qvec: np.ndarray, boosts: Boosts) -> None:
         """Prefer passages of transcripts whose title matches the event the question names."""
@@ -183,13 +187,13 @@ class TranscriptBot:
                                       filters=filters, boosts=boosts)
 
     def _answer(self, question: str, qvec: np.ndarray, found: list[ScoredPassage],
-                understood: dict[str, Any], data: store.IndexData, context_text: str) -> Answer:
+                understood: dict[str, Any], data: store.IndexData, context_text: str, closest: float) -> Answer:
         hits = [
             Hit(rank=i + 1, passage=s.passage, score=s.score, similarity=s.dense, keyword=s.keyword,
                 relevance=relevance_label(s.dense, STRONG, GOOD))
             for i, s in enumerate(found)
         ]
-        top_similarity = max((h.similarity for h in hits), default=0.0)
+        top_similarity = closest
         verdict = decide(question, top_similarity, (data.keyword, data.title_keyword), self.config.abstain_below,
                          self.config.abstain_below_if_unknown, context_text)
         abstained = not hits or verdict.abstained

@@ -37,6 +37,7 @@ SPEECH_VERBS = re.compile(
     r"criticised|criticize|criticized|acknowledge|acknowledged|assess|assessed|estimate|estimated)\b",
     re.IGNORECASE,
 )
+SURNAME_PARTICLES = {"van", "von", "der", "den", "de", "da", "di", "du", "la", "le", "al", "el", "bin", "ibn", "dos", "das"}
 TITLE_WORDS = {
     "president", "prime", "minister", "mr", "mr.", "mrs", "ms", "dr", "chancellor", "king", "queen",
     "secretary", "governor", "mayor", "general", "ceo", "chairman", "director", "ambassador", "premier",
@@ -75,7 +76,10 @@ def person_name(label: str) -> tuple[str, str | None] | None:
     surname = words[-1].strip("’'").lower()
     if len(surname) < 2 or surname in ROLE_LABELS:
         return None
-    first = words[-2].lower() if len(words) >= 2 and words[-2][:1].isupper() else None
+    rest = words[:-1]
+    while rest and rest[-1].lower() in SURNAME_PARTICLES:  # "Alexander Van der Bellen"
+        surname = f"{rest.pop().lower()} {surname}"
+    first = rest[-1].lower() if rest and rest[-1][:1].isupper() else None
     return surname, first
 
 
@@ -161,6 +165,12 @@ class SpeakerDirectory:
             if surname in COMMON_WORDS or surname in MONTHS or len(surname) < 3:
                 continue
             people = self._by_surname.get(surname)
+            prefix = question[: m.start()].lower().split()
+            for n in (2, 1):  # a surname with particles: "Van der Bellen"
+                longer = " ".join(prefix[-n:] + [surname]) if len(prefix) >= n else None
+                if longer and longer in self._by_surname:
+                    people = self._by_surname[longer]
+                    break
             if not people:
                 continue
             before = question[: m.start()].split()
@@ -185,7 +195,8 @@ def _display_name(person: Person) -> str:
     best = max(person.labels, key=lambda label: (person_name(label)[1] is not None, person.labels[label]))
     name = person_name(best)
     words = _words(re.sub(r"\([^)]*\)", " ", best))
-    tail = words[-2:] if name and name[1] else words[-1:]
+    size = len(name[0].split()) + (1 if name and name[1] else 0) if name else 1
+    tail = words[-size:]
     return " ".join(w.capitalize() if w.isupper() else w for w in tail)
 
 

@@ -34,13 +34,13 @@ class RetrievalConfig:
     mention_boost: float = 0.05  # the person is only mentioned
     date_boost: float = 0.2
     transcript_boost: float = 0.3  # follow-ups: the transcript(s) the conversation was about
-    followup_weight: float = 0.5  # how much of the previous question's vector a follow-up keeps
+    followup_weight: float = 0.25  # how much of the previous question's vector a follow-up keeps
     followup_keyword: bool = True  # add the previous question's words to the keyword query
     title_boost: float = 0.3  # transcripts whose title matches the question (the event it names)
     title_power: float = 2.0
     title_keyword: float = 0.5
     abstain_below: float = 0.35  # top dense similarity under which the bot abstains
-    abstain_below_if_unknown: float = 0.45  # the same, when a question word is unknown to the corpus
+    abstain_below_if_unknown: float = 0.5  # the same, when a question word is unknown to the corpus
 
 
 @dataclass
@@ -167,6 +167,18 @@ class Retriever:
             if len(out) >= k:
                 break
         return out
+
+    def best_similarity(self, query_vector: np.ndarray, filters: Filters | None = None) -> float:
+        """Cosine similarity of the closest passage (within the filters): how near the corpus comes.
+
+        Independent of how many hits the caller asked for, so abstention does not depend on k.
+        """
+        filters = filters or Filters()
+        allowed = self._allowed_rows(filters) if filters.active() else None
+        if allowed is not None and not len(allowed):
+            return 0.0
+        _, scores = self._dense(query_vector, 1, allowed)
+        return float(scores[0]) if len(scores) else 0.0
 
     # -- pieces -----------------------------------------------------------------------------
 
