@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+import os
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,9 @@ HOSTILE_MANIFEST = {
 }
 
 if not Path(CHROMIUM).exists():  # pragma: no cover - CI installs it (.ci/run)
-    pytest.skip("Debian's chromium is not installed", allow_module_level=True)
+    if os.environ.get("CI"):  # in CI a missing browser is a failure, not a skip
+        raise RuntimeError(f"{CHROMIUM} is missing: .ci/run must install Debian's chromium")
+    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
 
 def free_port() -> int:
