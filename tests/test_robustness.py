@@ -161,6 +161,7 @@ def test_sigkill_at_random_points_keeps_the_previous_index_and_the_next_run_fini
         if not finished_first:
             os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)
+        assert proc.returncode == (0 if finished_first else -signal.SIGKILL), log.read_bytes()[-500:]
         phases_hit.append((phase, "finished before the kill" if finished_first else "killed"))
 
         # After the kill: the index in the manifest is complete, verified and searchable.
