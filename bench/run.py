@@ -316,7 +316,7 @@ def part_query(a: argparse.Namespace) -> dict[str, Any]:
         np.save(Path(a.workdir) / "corpus_vectors.npy", vecs)
         np.save(Path(a.workdir) / "question_vectors.npy", np.vstack(qvecs).astype(np.float32))
     return {
-        "passages": len(data.passages), "open_index_s": round(c_open.wall, 2), "model_load_s": load_s,
+        "passages": len(data.passages), "questions": len(qs), "open_index_s": round(c_open.wall, 2), "model_load_s": load_s,
         "dense": pcts(dense_t), "query_embedding": pcts(embed_t), "faiss_top10": pcts(faiss_t),
         "keyword": pcts(kw_t), "full": pcts(full_t),
         "rss_after_load_mb": rss_loaded, "peak_rss_serving_mb": peak_rss_mb(),
@@ -603,7 +603,8 @@ def part_int8_eval(a: argparse.Namespace) -> dict[str, Any]:
     for name, index, emb in (("fp32", Path(a.index), embedder), ("int8", index8, int8)):
         bot = TranscriptBot(Settings(corpus, index, DEFAULT_MODEL), embedder=emb)
         o = evaluate(bot, qs, k=10)["overall"]
-        out[name] = {k: o.get(k) for k in ("hit@1", "hit@5", "hit@10", "mrr@10", "false_abstentions", "abstained_unanswerable")}
+        out[name] = {k: o.get(k) for k in ("answerable", "hit@1", "hit@5", "hit@10", "mrr@10", "false_abstentions",
+                                           "abstained_unanswerable")}
     return out
 
 
@@ -798,7 +799,8 @@ def format_table(r: dict[str, Any]) -> str:
         section(title)
         if failed(q):
             return
-        add(f"  {q['passages']} passages, {q['full']['n']} questions; index opened in {q['open_index_s']} s")
+        add(f"  {q['passages']} passages, {q['full']['n']} questions asked ({q.get('questions', '?')} distinct); "
+            f"index opened in {q['open_index_s']} s")
         add(f"  {'':<38}{'p50 ms':>9}{'p95 ms':>9}")
         for key, label in (("dense", "dense (embed query + FAISS top-10)"), ("query_embedding", "  of which query embedding"),
                            ("faiss_top10", "  of which FAISS search"), ("keyword", "keyword (BM25 top-10)"),
@@ -864,10 +866,13 @@ def format_table(r: dict[str, Any]) -> str:
     if ev:
         section("int8 encoder: dev-set retrieval quality (k=10)")
         if not failed(ev):
-            add(f"  int8 full build: {ev['int8_build_s']} s ({ev['int8_build_pps']} passages/s)")
-            add(f"  {'encoder':<8}" + "".join(f"{k:>12}" for k in ev["fp32"]))
+            add(f"  int8 full build: {ev['int8_build_s']} s ({ev['int8_build_pps']} passages/s; it ran at another time than"
+                " the fp32 build, so compare speed in the encoder section)")
+            labels = {"answerable": "answerable", "hit@1": "Hit@1", "hit@5": "Hit@5", "hit@10": "Hit@10", "mrr@10": "MRR@10",
+                      "false_abstentions": "false abst.", "abstained_unanswerable": "abst. unans."}
+            add(f"  {'encoder':<8}" + "".join(f"{labels.get(k, k):>13}" for k in ev["fp32"]))
             for name in ("fp32", "int8"):
-                add(f"  {name:<8}" + "".join(f"{str(v):>12}" for v in ev[name].values()))
+                add(f"  {name:<8}" + "".join(f"{str(v):>13}" for v in ev[name].values()))
     return "\n".join(lines)
 
 
