@@ -148,7 +148,7 @@ class TranscriptBot:
                 boosts.speakers.setdefault(label, b)
             if not boosts.dates:
                 boosts.dates = prev_boosts.dates
-            for rel in self._conversation_transcripts(tuple(context), directory, retriever):
+            for rel in self._conversation_transcripts(tuple(context), pvec, prev_boosts, retriever):
                 boosts.transcripts[rel] = self.config.transcript_boost
             understood["continues"] = sorted(boosts.transcripts)
         self._title_boosts(question, qvec, boosts)
@@ -246,17 +246,18 @@ class TranscriptBot:
             understood["dates"].append({"text": mention.text, "since": mention.since, "until": mention.until})
         return boosts, understood
 
-    def _conversation_transcripts(self, context: tuple[str, ...], directory: SpeakerDirectory,
+    def _conversation_transcripts(self, context: tuple[str, ...], prev_vector: np.ndarray, prev_boosts: Boosts,
                                   retriever: Retriever) -> list[str]:
-        """Transcripts the conversation so far was about: the top hits of its last question."""
+        """Transcripts the conversation so far was about: the top hits of its last question.
+
+        ``prev_vector`` and ``prev_boosts`` are the last question's, already computed by ``ask``.
+        """
         if context not in self._followup_cache:
             prev = context[-1]
-            earlier = list(context[:-1])
-            boosts, _ = self._understand(prev, AskOptions(), directory)
-            qvec = self.embedder.embed_query(prev)
-            if earlier and is_follow_up(prev):
-                qvec = _normalise(qvec + 0.5 * self.embedder.embed_query(earlier[-1]))
-            top = retriever.search(qvec, prev, k=3, boosts=boosts)
+            qvec = prev_vector
+            if len(context) > 1 and is_follow_up(prev):  # the last question was itself a follow-up
+                qvec = _normalise(qvec + self.config.followup_weight * self.embedder.embed_query(context[-2]))
+            top = retriever.search(qvec, prev, k=3, boosts=prev_boosts)
             self._followup_cache[context] = list(dict.fromkeys(s.passage.transcript for s in top[:2]))
         return self._followup_cache[context]
 
