@@ -14,6 +14,7 @@ refused rather than emptying the index.
 from __future__ import annotations
 
 import hashlib
+import json
 import sys
 import time
 from collections import Counter
@@ -123,12 +124,20 @@ def sync(
         raise BotError(f"no transcripts found in {corpus}/; index left unchanged")
 
     with store.locked(index_dir):
-        old: store.IndexData | None = None
+        old: store.Stored | None = None
         if not full:
             try:
-                old = store.load(index_dir, model=model, passage_rules=PASSAGE_RULES)
-                if old.manifest.get("embedding_text") != EMBEDDING_MODE:
+                manifest = store.read_manifest(index_dir)
+                store.check_compatible(manifest, index_dir, model, PASSAGE_RULES, versions=store.UPGRADABLE_VERSIONS)
+                if manifest.get("embedding_text") != EMBEDDING_MODE:
                     raise IndexMismatch("embedding text rules changed")
+                if _nothing_changed(listing.files, manifest, approximate):
+                    store.verify(index_dir, manifest)  # a damaged index is rebuilt even when the corpus is not
+                    report.unchanged = [f.rel for f in listing.files]
+                    report.passages = int(manifest.get("passages", 0))
+                    report.seconds = time.perf_counter() - started
+                    return report  # nothing to do: leave the index exactly as it is
+                old = store.open_for_update(index_dir, model, PASSAGE_RULES)
             except IndexMissing:
                 pass
             except (IndexMismatch, IndexCorrupt) as exc:
@@ -136,20 +145,15 @@ def sync(
                 say(f"rebuilding the whole index: {exc}")
                 old = None
         old_transcripts: dict[str, Any] = old.manifest.get("transcripts", {}) if old else {}
-        old_by_transcript: dict[str, list[Passage]] = {}
-        if old:
-            for p in old.passages:
-                old_by_transcript.setdefault(p.transcript, []).append(p)
         next_id = int(old.manifest.get("next_id", 0)) if old else 0
 
-        keep: list[Passage] = []
         fresh: list[Passage] = []
+        fresh_start: dict[str, int] = {}  # transcript -> its first row in ``fresh``
         transcripts: dict[str, Any] = {}
         for item in listing.files:
             before = old_transcripts.get(item.rel)
             if before and before["fingerprint"] == item.fingerprint:
                 report.unchanged.append(item.rel)
-                keep.extend(old_by_transcript.get(item.rel, []))
                 transcripts[item.rel] = before
                 continue
             try:
@@ -158,7 +162,6 @@ def sync(
                 if before:
                     report.kept_stale.append(item.rel)
                     report.problems.append(f"{exc}; its previously indexed version is kept")
-                    keep.extend(old_by_transcript.get(item.rel, []))
                     transcripts[item.rel] = before
                 else:
                     report.problems.append(str(exc))
@@ -166,27 +169,29 @@ def sync(
             report.problems.extend(parsed.warnings)
             new = passages_for(item.rel, parsed, next_id)
             next_id += len(new)
+            fresh_start[item.rel] = len(fresh)
             fresh.extend(new)
             (report.changed if before else report.added).append(item.rel)
             transcripts[item.rel] = _transcript_entry(item, parsed, len(new))
         report.removed = sorted(set(old_transcripts) - set(transcripts))
-
+        upgrading = old is not None and old.keyword is None
         old_kind = old.manifest.get("vector_index", {}).get("kind", "flat") if old else None
-        if old and not fresh and not report.removed and (approximate is None or old_kind == ("ivf" if approximate else "flat")):
-            report.passages = len(old.passages)
+        n_passages = sum(int(e.get("passages", 0)) for e in transcripts.values())
+        kind = _vector_kind(approximate, old_kind, n_passages)
+        if old and not fresh and not report.removed and kind == old_kind and not upgrading:
+            report.passages = n_passages
             report.seconds = time.perf_counter() - started
-            return report  # nothing to do: leave the index exactly as it is
+            return report  # only unreadable changes, whose old versions stay: nothing to write
 
         # Vectors: reuse those of identical embedding text from replaced passages.
-        dropped = [p for rel in report.changed + report.removed for p in old_by_transcript.get(rel, [])]
+        dropped = [p for rel in report.changed + report.removed for p in old.passages(rel)] if old else []
         reusable = {_embed_key(embedding_text(p, EMBEDDING_MODE)): p.id for p in dropped}
         texts = [embedding_text(p, EMBEDDING_MODE) for p in fresh]
-        vectors = np.zeros((len(fresh), 0), dtype=np.float32)
         to_embed: list[int] = []
         reused_rows: dict[int, int] = {}
         for row, text in enumerate(texts):
             old_id = reusable.get(_embed_key(text))
-            if old_id is not None and old is not None:
+            if old_id is not None:
                 reused_rows[row] = old_id
             else:
                 to_embed.append(row)
@@ -194,51 +199,97 @@ def sync(
         if to_embed or not old:
             embedder = embedder_factory()
             dimension = embedder.dimension
-            vectors = np.zeros((len(fresh), dimension), dtype=np.float32)
-            if to_embed:
-                vectors[to_embed] = _embed_with_progress(embedder, [texts[r] for r in to_embed], progress)
-        else:
-            vectors = np.zeros((len(fresh), dimension), dtype=np.float32)
+        vectors = np.zeros((len(fresh), dimension), dtype=np.float32)
+        if to_embed:
+            vectors[to_embed] = _embed_with_progress(embedder_factory(), [texts[r] for r in to_embed], progress)
         for row, old_id in reused_rows.items():
             vectors[row] = old.vectors.reconstruct(int(old_id))
         report.embedded, report.reused = len(to_embed), len(reused_rows)
 
-        all_passages = sorted(keep + fresh, key=lambda p: (p.transcript, p.turn, p.part))
-        use_ivf = approximate if approximate is not None else len(all_passages) > APPROXIMATE_ABOVE
-        kind = "ivf" if use_ivf else "flat"
+        # The new generation, transcript by transcript in sorted order: unchanged ones are
+        # copied as they are (lines as bytes, keyword rows by number), changed ones come from ``fresh``.
+        base = _keyword_base(old)
+        keyword_all = base.extended([embedding_text(p, KEYWORD_MODE) for p in fresh])
+        lines: list[bytes] = []
+        keyword_rows: list[np.ndarray] = []
+        kept_rows: list[np.ndarray] = []
+        for rel in sorted(transcripts):
+            if rel in fresh_start:
+                first = fresh_start[rel]
+                mine = sorted(fresh[first: first + int(transcripts[rel]["passages"])], key=lambda p: (p.turn, p.part))
+                lines.extend(store.passage_line(p) for p in mine)
+                keyword_rows.append(base.n_docs + np.arange(first, first + len(mine)))
+            else:
+                start, end = old.rows(rel)
+                lines.extend(old.lines[start:end])
+                keyword_rows.append(np.arange(start, end))
+                kept_rows.append(np.arange(start, end))
+        keyword = keyword_all.take(np.concatenate(keyword_rows) if keyword_rows else np.zeros(0, np.int64))
+
         fresh_ids = np.array([p.id for p in fresh], dtype=np.int64)
-        if old is not None and old.manifest.get("vector_index", {}).get("kind", "flat") == kind:
+        if old is not None and old_kind == kind:
             index = old.vectors
             drop_ids = np.array([p.id for p in dropped], dtype=np.int64)
             if len(drop_ids):
                 index.remove_ids(drop_ids)
             if len(fresh):
                 index.add_with_ids(vectors, fresh_ids)
-        else:
-            kept = (np.vstack([old.vectors.reconstruct(int(p.id)) for p in keep]) if keep and old
+        else:  # first build, or a switch between exact and approximate: parse the kept ids once
+            keep_ids = np.array([json.loads(old.lines[r])["id"] for r in np.concatenate(kept_rows)]
+                                if old is not None and kept_rows else [], dtype=np.int64)
+            kept = (np.vstack([old.vectors.reconstruct(int(i)) for i in keep_ids]) if len(keep_ids)
                     else np.zeros((0, dimension), dtype=np.float32))
             index = _new_filled_index(kind, dimension, np.vstack([kept, vectors]).astype(np.float32),
-                                      np.concatenate([np.array([p.id for p in keep], dtype=np.int64), fresh_ids]))
+                                      np.concatenate([keep_ids, fresh_ids]))
 
         title_vectors = _title_vectors(transcripts, old, embedder_factory, dimension)
-        keyword = KeywordIndex.build([embedding_text(p, KEYWORD_MODE) for p in all_passages])
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         manifest = {
             "model": {"name": model, "dimension": dimension, "normalized": True, "metric": "inner_product"},
             "passage_rules": PASSAGE_RULES,
             "embedding_text": EMBEDDING_MODE,
-            "keyword": {"library": "bm25s", "method": "lucene", "text": KEYWORD_MODE, "stemmer": "english"},
+            "keyword": {"scoring": "bm25-lucene", "k1": 1.2, "b": 0.75, "text": KEYWORD_MODE, "stemmer": "english",
+                        "stopwords": "bm25s english"},
             "vector_index": {"kind": kind, "storage": "fp16"},
             "built_at": old.manifest.get("built_at", now) if old else now,
             "corpus": str(corpus),
             "next_id": next_id,
             "transcripts": dict(sorted(transcripts.items())),
         }
-        store.write(index_dir, manifest, all_passages, index, keyword, title_vectors)
+        store.write(index_dir, manifest, lines, index, keyword, title_vectors)
         report.wrote = True
-        report.passages = len(all_passages)
+        report.passages = len(lines)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _nothing_changed(files: list[CorpusFile], manifest: dict[str, Any], approximate: bool | None) -> bool:
+    """Whether the index already matches the corpus, judged from the manifest alone."""
+    known = manifest.get("transcripts", {})
+    if manifest.get("format_version") != store.FORMAT_VERSION or len(known) != len(files):
+        return False
+    if any(f.rel not in known or known[f.rel]["fingerprint"] != f.fingerprint for f in files):
+        return False
+    kind = manifest.get("vector_index", {}).get("kind", "flat")
+    return kind == _vector_kind(approximate, kind, int(manifest.get("passages", 0)))
+
+
+def _vector_kind(approximate: bool | None, old_kind: str | None, n_passages: int) -> str:
+    """Exact ("flat") or approximate ("ivf"): as asked; else as before, growing past the threshold."""
+    if approximate is not None:
+        return "ivf" if approximate else "flat"
+    if old_kind == "ivf" or n_passages > APPROXIMATE_ABOVE:
+        return "ivf"
+    return "flat"
+
+
+def _keyword_base(old: store.Stored | None) -> KeywordIndex:
+    """The keyword index the update starts from (a format-1 index gets one built from its passages)."""
+    if old is None:
+        return KeywordIndex.build([])
+    if old.keyword is not None:
+        return old.keyword
+    return KeywordIndex.build([embedding_text(p, KEYWORD_MODE) for p in old.all_passages()])
 
 
 def _once(factory: Callable[[], Embedder]) -> Callable[[], Embedder]:

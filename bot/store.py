@@ -6,7 +6,8 @@ Layout of ``index/``::
                                 the data files of the current generation and their checksums
     passages.<gen>.jsonl        one passage per line (verbatim text and citation fields)
     vectors.<gen>.faiss         FAISS inner-product index over normalised vectors, int64 ids
-    keyword.<gen>/              the bm25s BM25 index (JSON + .npy), rows in passages order
+    keyword.<gen>/              BM25 term counts (vocabulary.json + CSR .npy files), rows in
+                                passages order; see `keyword`
     titles.<gen>.npy            one normalised float16 vector per transcript title, in the
                                 manifest's (sorted) transcript order, to match named events
 
@@ -16,6 +17,11 @@ index or the new complete one, never a mix. The previous generation's files are 
 server that read the old manifest a moment ago can still load it; older ones are removed.
 Every data file's SHA-256 is checked on load, so a truncated or altered file is reported by
 name instead of returning wrong results.
+
+Passages are sorted by transcript, in the manifest's (sorted) transcript order, and each
+manifest entry records its number of passages: the rows of one transcript are a known slice
+of every data file. An update therefore copies the lines of unchanged transcripts as bytes,
+without parsing them (`open_for_update`), and only parses, tokenises and embeds what changed.
 """
 
 from __future__ import annotations
@@ -37,7 +43,8 @@ from .keyword import KeywordIndex
 from .records import Passage
 
 FORMAT_NAME = "transcript-bot-index"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: keyword index as term counts (1: bm25s scores); 1 is upgraded in place
+UPGRADABLE_VERSIONS = (1, FORMAT_VERSION)
 MANIFEST = "manifest.json"
 LOCK = ".lock"
 DATA_KINDS = ("passages", "vectors", "keyword", "titles")
@@ -119,10 +126,14 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     return manifest
 
 
-def check_compatible(manifest: dict[str, Any], folder: Path, model: str | None, passage_rules: str | None) -> None:
+def check_compatible(manifest: dict[str, Any], folder: Path, model: str | None, passage_rules: str | None,
+                     versions: tuple[int, ...] = (FORMAT_VERSION,)) -> None:
     """Refuse an index of another format version, model or passage rules, saying how to fix it."""
     fix = f"rebuild it with: transcript-bot index --full --index {folder}"
-    if manifest.get("format_version") != FORMAT_VERSION:
+    if manifest.get("format_version") not in versions:
+        if manifest.get("format_version") in UPGRADABLE_VERSIONS:
+            raise IndexMismatch(f"{folder}/ has index format {manifest.get('format_version')}, this version reads "
+                                f"{FORMAT_VERSION}; upgrade it (no re-embedding) with: transcript-bot index --index {folder}")
         raise IndexMismatch(
             f"{folder}/ has index format {manifest.get('format_version')}, this version reads {FORMAT_VERSION}; {fix}"
         )
@@ -148,14 +159,9 @@ def load(folder: Path, model: str | None = None, passage_rules: str | None = Non
 
     manifest = read_manifest(folder)
     check_compatible(manifest, folder, model, passage_rules)
-    files = manifest.get("files", {})
-    for key in ("passages", "vectors", "keyword", "titles"):
-        if key not in files:
-            raise IndexCorrupt(f"{manifest_path(folder)}: names no {key} file; rebuild with: transcript-bot index --full")
-    for key, entry in files.items():
-        _verify(folder / entry["path"], entry.get("sha256"))
+    files = verify(folder, manifest)
     passages_file = folder / files["passages"]["path"]
-    passages = [Passage.from_json(json.loads(line)) for line in passages_file.read_text(encoding="utf-8").splitlines() if line]
+    passages = [Passage.from_json(json.loads(line)) for line in _lines(passages_file)]
     try:
         vectors = faiss.read_index(str(folder / files["vectors"]["path"]), faiss.IO_FLAG_MMAP_IFC if mmap else 0)
     except RuntimeError as exc:
@@ -166,17 +172,116 @@ def load(folder: Path, model: str | None = None, passage_rules: str | None = Non
             f"{folder}/: {vectors.ntotal} vectors but {len(passages)} passages (manifest says {manifest.get('passages')}); "
             "rebuild with: transcript-bot index --full"
         )
-    keyword = KeywordIndex.load(folder / files["keyword"]["path"], len(passages))
-    titles = np.load(folder / files["titles"]["path"], allow_pickle=False).astype(np.float32)
-    if len(titles) != len(manifest.get("transcripts", {})):
-        raise IndexCorrupt(f"{folder / files['titles']['path']}: {len(titles)} title vectors for "
-                           f"{len(manifest.get('transcripts', {}))} transcripts; rebuild with: transcript-bot index --full")
+    keyword = _load_keyword(folder, files, len(passages))
+    titles = _load_titles(folder, manifest)
     return IndexData(folder, manifest, passages, vectors, keyword, int(manifest.get("generation", 0)), titles)
 
 
-def write(folder: Path, manifest: dict[str, Any], passages: list[Passage], vectors, keyword: KeywordIndex,
+@dataclass
+class Stored:
+    """The current generation as an update needs it: passage lines unparsed, everything else loaded.
+
+    ``keyword`` is None for a format-1 index, whose BM25 files the indexer rebuilds once.
+    """
+
+    folder: Path
+    manifest: dict[str, Any]
+    lines: list[bytes]  # one JSON passage per item, passages order
+    vectors: Any  # a FAISS index, loaded for modification (never memory-mapped)
+    keyword: KeywordIndex | None
+    title_vectors: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.transcript_names = sorted(self.manifest.get("transcripts", {}))
+        counts = [int(self.manifest["transcripts"][r].get("passages", 0)) for r in self.transcript_names]
+        starts = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
+        if starts[-1] != len(self.lines):
+            raise IndexCorrupt(f"{self.folder / self.manifest['files']['passages']['path']}: {len(self.lines)} passages, "
+                               f"but the manifest's transcripts add up to {starts[-1]}; rebuild with: transcript-bot index --full")
+        self._slices = {r: (int(starts[i]), int(starts[i + 1])) for i, r in enumerate(self.transcript_names)}
+
+    def rows(self, rel: str) -> tuple[int, int]:
+        """The [start, end) rows of a transcript's passages."""
+        return self._slices.get(rel, (0, 0))
+
+    def passages(self, rel: str) -> list[Passage]:
+        start, end = self.rows(rel)
+        return [Passage.from_json(json.loads(line)) for line in self.lines[start:end]]
+
+    def all_passages(self) -> list[Passage]:
+        return [Passage.from_json(json.loads(line)) for line in self.lines]
+
+
+def open_for_update(folder: Path, model: str | None, passage_rules: str | None) -> Stored:
+    """Verify the current generation and open it for an update, parsing no passage.
+
+    A format-1 index is accepted (its vectors, passages and titles are read as they are).
+    """
+    import faiss
+
+    manifest = read_manifest(folder)
+    check_compatible(manifest, folder, model, passage_rules, versions=UPGRADABLE_VERSIONS)
+    files = verify(folder, manifest)
+    lines = _lines(folder / files["passages"]["path"])
+    try:
+        vectors = faiss.read_index(str(folder / files["vectors"]["path"]))
+    except RuntimeError as exc:
+        raise IndexCorrupt(f"{folder / files['vectors']['path']}: unreadable FAISS index ({str(exc).splitlines()[0]}); "
+                           "rebuild with: transcript-bot index --full") from None
+    if vectors.ntotal != len(lines) or len(lines) != manifest.get("passages"):
+        raise IndexCorrupt(f"{folder}/: {vectors.ntotal} vectors but {len(lines)} passages (manifest says "
+                           f"{manifest.get('passages')}); rebuild with: transcript-bot index --full")
+    keyword = _load_keyword(folder, files, len(lines)) if manifest.get("format_version") == FORMAT_VERSION else None
+    return Stored(folder, manifest, lines, vectors, keyword, _load_titles(folder, manifest))
+
+
+def verify(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Check that every data file of the manifest's generation is present and intact; its files."""
+    files = manifest.get("files", {})
+    for key in DATA_KINDS:
+        if key not in files:
+            raise IndexCorrupt(f"{manifest_path(folder)}: names no {key} file; rebuild with: transcript-bot index --full")
+    for entry in files.values():
+        _verify(folder / entry["path"], entry.get("sha256"))
+    return files
+
+
+def _load_keyword(folder: Path, files: dict[str, Any], n_passages: int) -> KeywordIndex:
+    path = folder / files["keyword"]["path"]
+    try:
+        return KeywordIndex.load(path, n_passages)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise IndexCorrupt(f"{path}: unreadable keyword index ({exc}); rebuild with: transcript-bot index --full") from None
+
+
+def _load_titles(folder: Path, manifest: dict[str, Any]) -> np.ndarray:
+    path = folder / manifest["files"]["titles"]["path"]
+    titles = np.load(path, allow_pickle=False).astype(np.float32)
+    if len(titles) != len(manifest.get("transcripts", {})):
+        raise IndexCorrupt(f"{path}: {len(titles)} title vectors for {len(manifest.get('transcripts', {}))} "
+                           "transcripts; rebuild with: transcript-bot index --full")
+    return titles
+
+
+def _lines(path: Path) -> list[bytes]:
+    """The JSON lines of a passages file, split on newlines only (text may hold U+2028 and the like)."""
+    lines = path.read_bytes().split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    return lines
+
+
+def passage_line(passage: Passage) -> bytes:
+    """A passage as one line of ``passages.<gen>.jsonl`` (without the newline)."""
+    return json.dumps(passage.to_json(), ensure_ascii=False).encode("utf-8")
+
+
+def write(folder: Path, manifest: dict[str, Any], lines: list[bytes], vectors, keyword: KeywordIndex,
           title_vectors: np.ndarray) -> int:
-    """Write a new generation and switch the manifest to it atomically; returns the generation."""
+    """Write a new generation and switch the manifest to it atomically; returns the generation.
+
+    ``lines`` are the passages as `passage_line` makes them, sorted by transcript.
+    """
     import faiss
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -191,9 +296,8 @@ def write(folder: Path, manifest: dict[str, Any], passages: list[Passage], vecto
              "titles": f"titles.{tag}.npy"}
 
     tmp = folder / f".{names['passages']}.tmp"
-    with tmp.open("w", encoding="utf-8") as f:
-        for p in passages:
-            f.write(json.dumps(p.to_json(), ensure_ascii=False) + "\n")
+    with tmp.open("wb") as f:
+        f.write(b"".join(line + b"\n" for line in lines))
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, folder / names["passages"])
@@ -219,7 +323,7 @@ def write(folder: Path, manifest: dict[str, Any], passages: list[Passage], vecto
 
     manifest = dict(manifest)
     manifest.update(
-        format=FORMAT_NAME, format_version=FORMAT_VERSION, generation=generation, passages=len(passages),
+        format=FORMAT_NAME, format_version=FORMAT_VERSION, generation=generation, passages=len(lines),
         files={k: {"path": v, "sha256": _checksum(folder / v)} for k, v in names.items()},
         updated_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     )

@@ -102,6 +102,29 @@ def test_sync_add_change_remove_reembeds_only_what_changed(tmp_path, embedder):
         a = [data.passages[data.row_of[int(i)]].text for i in data.vectors.search(q.reshape(1, -1), 5)[1][0]]
         b = [full.passages[full.row_of[int(i)]].text for i in full.vectors.search(q.reshape(1, -1), 5)[1][0]]
         assert a == b
+        # the keyword side was updated row by row, not rebuilt, and scores exactly as a fresh build
+        assert np.allclose(data.keyword.scores(question), full.keyword.scores(question), atol=1e-5)
+    assert set(data.keyword.vocabulary) == set(full.keyword.vocabulary)
+
+
+def test_format_1_index_is_upgraded_without_embedding(tmp_path, index_copy, small_corpus, small_index):
+    """An index written by the previous format (bm25s keyword files) is upgraded by a plain sync."""
+    manifest = json.loads((index_copy / "manifest.json").read_text())
+    manifest["format_version"] = 1
+    (index_copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatch, match="upgrade it .no re-embedding. with: transcript-bot index"):
+        store.load(index_copy)
+
+    def no_model():
+        raise AssertionError("an upgrade must not load the model")
+
+    report = sync(small_corpus, index_copy, DEFAULT_MODEL, no_model, progress=False)
+    assert report.wrote and report.embedded == 0
+    upgraded, original = store.load(index_copy), store.load(small_index)
+    assert upgraded.manifest["format_version"] == store.FORMAT_VERSION
+    assert [p.id for p in upgraded.passages] == [p.id for p in original.passages]
+    for question in ("gas prices", "refugees in Europe"):
+        assert np.allclose(upgraded.keyword.scores(question), original.keyword.scores(question))
 
 
 def test_mismatched_model_or_format_is_refused(small_index, tmp_path):
