@@ -128,9 +128,7 @@ class Retriever:
         # the global top lists missed them.
         preferred = [label for label, b in boosts.speakers.items() if b >= cfg.speaker_boost]
         if preferred or boosts.transcripts:
-            subset = self._rows_where(
-                lambda p: p.speaker in preferred or p.transcript in boosts.transcripts, allowed
-            )
+            subset = self._preferred_rows(preferred, boosts.transcripts, allowed)
             if len(subset):
                 rows, _ = self._dense(query_vector, cfg.candidates // 2, subset)
                 pool |= set(rows.tolist())
@@ -197,11 +195,24 @@ class Retriever:
         return (fused * cfg.rrf_k).astype(np.float32)  # scale so that 1.0 ~ "first in one list"
 
     def _allowed_rows(self, filters: Filters) -> np.ndarray:
-        return np.array([row for row, p in enumerate(self.data.passages) if filters.allows(p)], dtype=np.int64)
+        """The rows ``filters`` allows (the same rule as `Filters.allows`, computed per column)."""
+        data = self.data
+        mask = np.ones(len(data.passages), dtype=bool)
+        if filters.speakers is not None:
+            mask &= data.speaker_mask(filters.speakers)
+        if filters.transcripts is not None:
+            mask &= data.transcript_mask(filters.transcripts)
+        if filters.since or filters.until:
+            entries = data.manifest.get("transcripts", {})
+            mask &= data.transcript_mask(rel for rel in data.transcript_names
+                                         if in_range(entries[rel].get("date"), filters.since, filters.until))
+        return np.flatnonzero(mask)
 
-    def _rows_where(self, predicate, allowed: np.ndarray | None) -> np.ndarray:
-        rows = allowed if allowed is not None else range(len(self.data.passages))
-        return np.array([row for row in rows if predicate(self.data.passages[row])], dtype=np.int64)
+    def _preferred_rows(self, speakers: list[str], transcripts, allowed: np.ndarray | None) -> np.ndarray:
+        """Rows spoken by one of ``speakers`` or in one of ``transcripts``, within ``allowed``."""
+        mask = self.data.speaker_mask(speakers) | self.data.transcript_mask(transcripts)
+        rows = np.flatnonzero(mask)
+        return rows if allowed is None else np.intersect1d(rows, allowed, assume_unique=True)
 
     def _dense(self, vector: np.ndarray, k: int, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` rows by cosine similarity, optionally only among ``rows`` (an id selector)."""

@@ -93,6 +93,24 @@ class IndexData:
         self.ids = np.array([p.id for p in self.passages], dtype=np.int64)
         self.transcript_names = sorted(self.manifest.get("transcripts", {}))
         self._title_keyword: KeywordIndex | None = None
+        # Per-row codes, so that filters and preferences select rows with numpy, not a Python loop.
+        self.speaker_labels = sorted({p.speaker for p in self.passages if p.speaker})
+        code = {label: i for i, label in enumerate(self.speaker_labels)}
+        self.row_speaker = np.array([code[p.speaker] if p.speaker else -1 for p in self.passages], dtype=np.int32)
+        tcode = {rel: i for i, rel in enumerate(self.transcript_names)}
+        self.row_transcript = np.array([tcode.get(p.transcript, -1) for p in self.passages], dtype=np.int32)
+
+    def speaker_mask(self, labels) -> np.ndarray:
+        """Which rows are spoken under one of these speaker labels."""
+        labels = set(labels)
+        wanted = [i for i, label in enumerate(self.speaker_labels) if label in labels]
+        return np.isin(self.row_speaker, np.array(wanted, dtype=np.int32))
+
+    def transcript_mask(self, rels) -> np.ndarray:
+        """Which rows belong to one of these transcripts."""
+        rels = set(rels)
+        wanted = [i for i, rel in enumerate(self.transcript_names) if rel in rels]
+        return np.isin(self.row_transcript, np.array(wanted, dtype=np.int32))
 
     @property
     def title_keyword(self) -> KeywordIndex:

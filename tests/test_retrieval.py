@@ -13,7 +13,7 @@ import pytest
 from bot.core import AskOptions
 from bot.evaluation import EvalQuestion, is_hit, load_questions, evaluate
 from bot.query import SpeakerDirectory, find_dates, is_follow_up, person_name
-from bot.retrieval import RetrievalConfig, Retriever
+from bot.retrieval import Filters, RetrievalConfig, Retriever
 
 REPO = Path(__file__).resolve().parent.parent
 LABELS = ["President of Russia Vladimir Putin", "Vladimir Putin", "Putin", "Question", "Remark",
@@ -104,6 +104,22 @@ def test_inferred_speaker_prefers_their_passages(small_bot):
 def test_date_filters(small_bot):
     result = small_bot.ask("economy", AskOptions(k=10, since="2016", until="2017-12"))
     assert result.hits and all("2016" <= h.passage.date[:4] <= "2017" for h in result.hits)
+
+
+def test_filter_rows_are_exactly_the_passages_the_filter_allows(small_bot):
+    """Filters select rows by column (numpy); the result is the per-passage rule, row for row."""
+    data = small_bot.data
+    retriever = Retriever(data)
+    speaker = next(p.speaker for p in data.passages if p.speaker)
+    transcripts = set(data.transcript_names[:3])
+    for f in (Filters(speakers={speaker}), Filters(since="2015-01-01"), Filters(until="2012-06"),
+              Filters(transcripts=transcripts, since="2010"), Filters(speakers={speaker, "Nobody"}, until="2019-12-31"),
+              Filters(speakers=set()), Filters(transcripts={"no/such.txt"})):
+        expected = [row for row, p in enumerate(data.passages) if f.allows(p)]
+        assert retriever._allowed_rows(f).tolist() == expected, f
+    preferred = retriever._preferred_rows([speaker], {data.transcript_names[0]: 0.3}, None)
+    assert preferred.tolist() == [row for row, p in enumerate(data.passages)
+                                  if p.speaker == speaker or p.transcript == data.transcript_names[0]]
 
 
 def test_follow_up_is_resolved_against_the_conversation(small_bot):
