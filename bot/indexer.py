@@ -52,6 +52,16 @@ class SyncReport:
     seconds: float = 0.0
     rebuilt_because: str | None = None
     wrote: bool = False
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per step, where an update spends its time
+
+    def lap(self, name: str) -> None:
+        """Charge the time since the previous lap to ``name``."""
+        now = time.perf_counter()
+        self.phases[name] = round(self.phases.get(name, 0.0) + now - self._last, 3)
+        self._last = now
+
+    def __post_init__(self) -> None:
+        self._last = time.perf_counter()
 
     def summary(self) -> str:
         return (
@@ -65,7 +75,7 @@ class SyncReport:
             "added": self.added, "changed": self.changed, "removed": self.removed,
             "unchanged": len(self.unchanged), "kept_stale": self.kept_stale, "problems": self.problems,
             "passages": self.passages, "embedded": self.embedded, "reused": self.reused,
-            "seconds": round(self.seconds, 2), "rebuilt_because": self.rebuilt_because,
+            "seconds": round(self.seconds, 2), "rebuilt_because": self.rebuilt_because, "phases": self.phases,
         }
 
 
@@ -119,6 +129,7 @@ def sync(
     embedder_factory = _once(embedder_factory)
     say = warn or (lambda line: print(line, file=sys.stderr))
     listing = scan(corpus, max_bytes)
+    report.lap("scan")
     report.problems.extend(listing.problems)
     if not listing.files:
         raise BotError(f"no transcripts found in {corpus}/; index left unchanged")
@@ -138,6 +149,7 @@ def sync(
                     report.seconds = time.perf_counter() - started
                     return report  # nothing to do: leave the index exactly as it is
                 old = store.open_for_update(index_dir, model, PASSAGE_RULES)
+                report.lap("read index")
             except IndexMissing:
                 pass
             except (IndexMismatch, IndexCorrupt) as exc:
@@ -183,6 +195,7 @@ def sync(
             report.seconds = time.perf_counter() - started
             return report  # only unreadable changes, whose old versions stay: nothing to write
 
+        report.lap("parse")
         # Vectors: reuse those of identical embedding text from replaced passages.
         dropped = [p for rel in report.changed + report.removed for p in old.passages(rel)] if old else []
         reusable = {_embed_key(embedding_text(p, EMBEDDING_MODE)): p.id for p in dropped}
@@ -205,6 +218,7 @@ def sync(
         for row, old_id in reused_rows.items():
             vectors[row] = old.vectors.reconstruct(int(old_id))
         report.embedded, report.reused = len(to_embed), len(reused_rows)
+        report.lap("embed")
 
         # The new generation, transcript by transcript in sorted order: unchanged ones are
         # copied as they are (lines as bytes, keyword rows by number), changed ones come from ``fresh``.
@@ -226,6 +240,7 @@ def sync(
                 kept_rows.append(np.arange(start, end))
         keyword = keyword_all.take(np.concatenate(keyword_rows) if keyword_rows else np.zeros(0, np.int64))
 
+        report.lap("passages and keyword")
         fresh_ids = np.array([p.id for p in fresh], dtype=np.int64)
         if old is not None and old_kind == kind:
             index = old.vectors
@@ -242,6 +257,7 @@ def sync(
             index = _new_filled_index(kind, dimension, np.vstack([kept, vectors]).astype(np.float32),
                                       np.concatenate([keep_ids, fresh_ids]))
 
+        report.lap("vectors")
         title_vectors = _title_vectors(transcripts, old, embedder_factory, dimension)
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         manifest = {
@@ -257,6 +273,7 @@ def sync(
             "transcripts": dict(sorted(transcripts.items())),
         }
         store.write(index_dir, manifest, lines, index, keyword, title_vectors)
+        report.lap("write")
         report.wrote = True
         report.passages = len(lines)
     report.seconds = time.perf_counter() - started

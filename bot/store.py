@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -313,23 +314,13 @@ def write(folder: Path, manifest: dict[str, Any], lines: list[bytes], vectors, k
     names = {"passages": f"passages.{tag}.jsonl", "vectors": f"vectors.{tag}.faiss", "keyword": f"keyword.{tag}",
              "titles": f"titles.{tag}.npy"}
 
-    tmp = folder / f".{names['passages']}.tmp"
-    with tmp.open("wb") as f:
-        f.write(b"".join(line + b"\n" for line in lines))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, folder / names["passages"])
-
-    tmp = folder / f".{names['vectors']}.tmp"
-    faiss.write_index(vectors, str(tmp))
-    _fsync(tmp)
-    os.replace(tmp, folder / names["vectors"])
-
-    tmp = folder / f".{names['titles']}.tmp"
-    with tmp.open("wb") as f:
-        np.save(f, np.asarray(title_vectors, dtype=np.float16), allow_pickle=False)
-    _fsync(tmp)
-    os.replace(tmp, folder / names["titles"])
+    sums = {
+        "passages": _write_file(folder / names["passages"], b"".join(line + b"\n" for line in lines)),
+        "vectors": _write_file(folder / names["vectors"], faiss.serialize_index(vectors)),
+    }
+    titles = io.BytesIO()
+    np.save(titles, np.asarray(title_vectors, dtype=np.float16), allow_pickle=False)
+    sums["titles"] = _write_file(folder / names["titles"], titles.getbuffer())
 
     tmp_dir = folder / f".{names['keyword']}.tmp"
     shutil.rmtree(tmp_dir, ignore_errors=True)
@@ -338,11 +329,12 @@ def write(folder: Path, manifest: dict[str, Any], lines: list[bytes], vectors, k
     for child in tmp_dir.iterdir():
         _fsync(child)
     os.replace(tmp_dir, folder / names["keyword"])
+    sums["keyword"] = _checksum(folder / names["keyword"])
 
     manifest = dict(manifest)
     manifest.update(
         format=FORMAT_NAME, format_version=FORMAT_VERSION, generation=generation, passages=len(lines),
-        files={k: {"path": v, "sha256": _checksum(folder / v)} for k, v in names.items()},
+        files={k: {"path": v, "sha256": sums[k]} for k, v in names.items()},
         updated_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     )
     tmp = folder / f".{MANIFEST}.tmp"
@@ -397,6 +389,17 @@ def _remove_generation(folder: Path, generation: int) -> None:
                 shutil.rmtree(path, ignore_errors=True)
             else:
                 path.unlink(missing_ok=True)
+
+
+def _write_file(path: Path, data) -> str:
+    """Write ``data`` (bytes-like) to ``path`` durably, through a temporary name; its SHA-256."""
+    tmp = path.parent / f".{path.name}.tmp"
+    with tmp.open("wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return hashlib.sha256(data).hexdigest()
 
 
 def _checksum(path: Path) -> str:
