@@ -53,7 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--full", action="store_true", help="rebuild from scratch")
     p.add_argument("--check", action="store_true", help="report each file's format, turns and problems; change nothing")
-    p.add_argument("--approximate", action="store_true", help="use an approximate (IVF) vector index")
+    kind = p.add_mutually_exclusive_group()
+    kind.add_argument("--approximate", action="store_true",
+                      help="use an approximate (IVF) vector index (kept by later runs; default past 200,000 passages)")
+    kind.add_argument("--exact", action="store_true", help="go back to the exact (flat) vector index")
     p.add_argument("--max-file-mb", type=float, default=20.0, help="skip transcripts larger than this (default 20)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -158,7 +161,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         return 0
     report = sync(settings.corpus, settings.index, settings.model, lambda: load_embedder(settings.model),
                   full=args.full, progress=not args.quiet and not args.json, max_bytes=max_bytes,
-                  approximate=True if args.approximate else None)
+                  approximate=True if args.approximate else False if args.exact else None)
     for line in report.problems:
         print(f"warning: {line}", file=sys.stderr)
     if args.json:

@@ -364,11 +364,12 @@ def test_sync_with_approximate_builds_a_working_ivf_index_and_updates_it(tmp_pat
     assert data.manifest["vector_index"]["kind"] == "ivf"
     assert strip(data.passages) == strip(fresh_build(corpus, tmp_path / "ref").passages)
     assert_searchable(data)
-    # Remove a transcript, then add it back: the IVF index is updated in place by id.
+    # Remove a transcript, then add it back: the IVF index is updated in place by id, and plain
+    # runs (no flag) keep the kind chosen before.
     (corpus / "kremlin" / SMALLEST).unlink()
-    sync(corpus, index_copy, DEFAULT_MODEL, lambda: embedder, progress=False, approximate=True)
+    sync(corpus, index_copy, DEFAULT_MODEL, lambda: embedder, progress=False)
     shutil.copy(KREMLIN / SMALLEST, corpus / "kremlin")
-    report = sync(corpus, index_copy, DEFAULT_MODEL, lambda: embedder, progress=False, approximate=True)
+    report = sync(corpus, index_copy, DEFAULT_MODEL, lambda: embedder, progress=False)
     assert report.added == [f"kremlin/{SMALLEST}"] and report.embedded > 0
     data = store.load(index_copy)
     assert data.manifest["vector_index"]["kind"] == "ivf"
@@ -382,6 +383,13 @@ def test_sync_with_approximate_builds_a_working_ivf_index_and_updates_it(tmp_pat
     exact = store.new_vector_index(data.vectors.d)
     exact.add_with_ids(np.vstack([data.vectors.reconstruct(int(i)) for i in data.ids]), data.ids)
     assert len(set(exact.search(q.reshape(1, -1), 10)[1][0]) & set(data.vectors.search(q.reshape(1, -1), 10)[1][0])) >= 8
+    # `index --exact` goes back to exact search, reusing every vector.
+    done = cli("index", "--corpus", corpus, "--index", index_copy, "--exact", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["embedded"] == 0
+    back = store.load(index_copy)
+    assert back.manifest["vector_index"]["kind"] == "flat" and strip(back.passages) == strip(data.passages)
+    assert cli("index", "--approximate", "--exact").returncode == 2  # one or the other
 
 
 # -- index while serving ----------------------------------------------------------------------
