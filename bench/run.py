@@ -392,8 +392,8 @@ def part_encoder(a: argparse.Namespace) -> dict[str, Any]:
     return {"sample": len(sample), "rounds": a.rounds, "variants": rows,
             "int8_query_cos_mean": round(float((q32 * q8).sum(axis=1).mean()), 4),
             "int8_top10_overlap_in_sample": round(overlap, 3),
-            "onnx_openvino": "not measured: the ONNX/OpenVINO backends need sentence-transformers 5.x "
-                             "(optimum-onnx pins transformers < 4.58); this stack is 6.x (see MODELS.md)"}
+            "onnx_openvino": "measured by `make bench-backends` (bench/backends.py) in a separate environment: "
+                             "they install only with sentence-transformers 5.x (optimum-onnx pins transformers < 4.58)"}
 
 
 def part_replicate(a: argparse.Namespace) -> dict[str, Any]:
