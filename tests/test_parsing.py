@@ -72,6 +72,19 @@ def test_lead_before_first_label_is_kept_without_speaker():
         (None, "The President met the minister."), ("Vladimir Putin", "Good afternoon.")]
 
 
+def test_title_with_a_colon_over_a_date_line_is_the_title_not_a_speaker():
+    """Real case: an article by Putin whose title reads like a label ("India and Russia: ...")."""
+    path = KREMLIN / "2012-12-23_17180_india-and-russia-new-prospects-for-strategic-partnership-in.txt"
+    parsed = parse_text(path.name, path.read_text(encoding="utf-8"))
+    assert parsed.meta.title == "India and Russia: new prospects for strategic partnership in the 21st century"
+    assert parsed.meta.date == "2012-12-23"
+    assert all(t.speaker is None for t in parsed.turns)
+    assert parsed.turns[0].text.startswith("Ahead of the Russian President’s official visit to India")
+    # a label on the first line with no date line under it is still a speaker
+    parsed = parse_text("q.txt", "Vladimir Putin: Good afternoon.\n\nLet us begin.\n")
+    assert parsed.turns[0].speaker == "Vladimir Putin"
+
+
 def test_year_only_date_and_all_caps_labels():
     text = "The President's News Conference\n\n1962\n\nTHE PRESIDENT: I have one statement.\n\nQ: Mr. President, [1.] what about Cuba?\n"
     parsed = parse_text("n.txt", text)

@@ -112,7 +112,11 @@ def parse(text: str) -> ParsedTranscript:
             meta.date, meta.place = dated
             date_line = first
             paras.pop(0)
-        elif "\n" not in first and len(first) <= 300 and not (m and looks_like_label(m["label"])):
+        elif "\n" not in first and len(first) <= 300 and (
+            not (m and looks_like_label(m["label"]))
+            # "India and Russia: new prospects ..." over a date line is a title, not a speaker
+            or (len(paras) > 1 and parse_date_line(text[paras[1][0]:paras[1][1]]) is not None)
+        ):
             meta.title = " ".join(MARKDOWN_EMPHASIS.sub("", first).split())
             paras.pop(0)
             if paras:
