@@ -19,7 +19,7 @@ EXAMPLES = {
     "ask": 'example: transcript-bot ask "What did Putin say about the railway to Europe?" -k 3 --json',
     "stats": "example: transcript-bot stats --json",
     "eval": "example: transcript-bot eval eval/dev-questions.jsonl -k 10",
-    "who": 'example: transcript-bot who "gas prices" --json',
+    "who": 'example: transcript-bot who "gas prices" --since 2014 --json',
     "serve": "example: transcript-bot serve --port 7860",
 }
 
@@ -88,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("who", help="who spoke to a topic most", epilog=EXAMPLES["who"])
     p.add_argument("topic")
     p.add_argument("-k", type=int, default=10, help="number of speakers (default 10)")
+    p.add_argument("--since", help="only transcripts on or after YYYY[-MM[-DD]]")
+    p.add_argument("--until", help="only transcripts on or before YYYY[-MM[-DD]]")
+    p.add_argument("--transcript", action="append", help="only this transcript (path relative to the corpus); repeatable")
     p.add_argument("--json", action="store_true", help="print JSON")
     _common(p)
 
@@ -292,7 +295,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_who(args: argparse.Namespace) -> int:
-    rows = _open_bot(args).who(args.topic, k=args.k)
+    from .core import AskOptions
+
+    options = AskOptions(since=args.since, until=args.until, transcripts=args.transcript)
+    rows = _open_bot(args).who(args.topic, k=args.k, options=options)
     if args.json:
         _print_json({"topic": args.topic, "speakers": rows})
         return 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -285,9 +285,14 @@ class TranscriptBot:
         """People with their labels and turn counts, most turns first (for filters)."""
         return [{"person": p.key, "turns": p.turns, "labels": dict(p.labels)} for p in self.directory.people]
 
-    def who(self, topic: str, k: int = 10, pool: int = 60) -> list[dict[str, Any]]:
-        """Who spoke to ``topic`` most: people ranked by how many of the top passages are theirs."""
-        found = self.search(topic, AskOptions(k=pool, infer=False))
+    def who(self, topic: str, k: int = 10, pool: int = 60, options: AskOptions | None = None) -> list[dict[str, Any]]:
+        """Who spoke to ``topic`` most: people ranked by how many of the top passages are theirs.
+
+        ``options`` restricts the passages considered, as for a question (dates, transcripts,
+        speakers); its ``k``, context and inference are not used.
+        """
+        base = options or AskOptions()
+        found = self.search(topic, replace(base, k=pool, infer=False, context=()))
         groups: dict[str, dict[str, Any]] = {}
         label_to_person = {label: p.key for p in self.directory.people for label in p.labels}
         for rank, s in enumerate(found, 1):

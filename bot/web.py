@@ -231,6 +231,24 @@ def corpus_panel(bot: TranscriptBot) -> tuple[str, str]:
     return html, banner
 
 
+def parse_list(value: Any, name: str) -> list[str] | None:
+    """An API list parameter: a list, a JSON list string, or one plain value (None when empty)."""
+    if value is None or value == "" or value == []:
+        return None
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value]
+    text = str(value).strip()
+    if text.startswith("["):
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError:
+            raise BadQuery(f"{name} looks like a JSON list but does not parse") from None
+        if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
+            raise BadQuery(f"{name} must be a JSON list of strings")
+        return items or None
+    return [text]
+
+
 def parse_context(context: Any) -> list[str]:
     """The API's context: a list, a JSON list string, or one earlier question as plain text."""
     if context is None or context == "":
@@ -257,10 +275,14 @@ def api_answer(
     since: str = "",
     until: str = "",
     context: Any = "",
+    transcripts: Any = "",
 ) -> dict[str, Any]:
     """What the /ask endpoint returns: exactly ``transcript-bot ask --json``."""
+    people = [s.strip() for s in (speaker or "").split(";") if s.strip()]
     options = AskOptions(
-        k=int(k), speaker=speaker or None, since=since or None, until=until or None, context=parse_context(context)
+        k=int(k), speaker=people[0] if len(people) == 1 else None, speakers=people if len(people) > 1 else None,
+        since=since or None, until=until or None, context=parse_context(context),
+        transcripts=parse_list(transcripts, "transcripts"),
     )
     return bot.ask(question, options).to_json()
 
@@ -291,10 +313,11 @@ client = Client("http://127.0.0.1:7860/")
 result = client.predict(
     "And what about missile defence?",  # question
     5,                                  # k: number of passages
-    "Putin",                            # speaker ("" for anyone)
+    "Putin",                            # speaker ("" for anyone; "Putin; Merkel" for either)
     "2000",                             # since: YYYY[-MM[-DD]] or ""
     "",                                 # until
     '["What did Putin say about the railway to Europe?"]',  # context: earlier questions, oldest first
+    "",                                 # transcripts: "" for all, or a JSON list of corpus paths
     api_name="/ask",
 )
 print(result["answer"])
@@ -304,7 +327,8 @@ for hit in result["hits"]:
 
 `context` is a JSON list of the earlier questions (or one earlier question as plain text). Errors (empty or too
 long question, bad date, unknown speaker) come back as an error with a one-line message.
-`/who` takes a topic and a number of speakers and returns the "who said it" ranking.
+`/who` takes a topic, a number of speakers and optionally since, until and transcripts, and returns the
+"who said it" ranking.
 """
 
 
@@ -420,13 +444,14 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None):
     def clear_filters():
         return [], "", "", [], [], 5, gr.update(label="Filters (none: searching everything)")
 
-    def show_who(topic, k):
+    def show_who(topic, k, speakers, since, until, collections, transcripts, _k):
         t = check_question(topic)
+        filters = make_filters(speakers, since, until, collections, transcripts, 5)
         try:
-            rows = bot.who(t, k=int(k), pool=WHO_POOL)
+            rows = bot.who(t, k=int(k), pool=WHO_POOL, options=ask_options(bot, filters, (), infer=False))
         except BotError as exc:
             raise gr.Error(to_message(exc)) from None
-        return R.who_html(t, rows, WHO_POOL)
+        return R.who_html(t, rows, WHO_POOL, R.filters_summary(filters, transcript_titles(bot)))
 
     def refresh():
         html, new_banner = corpus_panel(bot)
@@ -448,22 +473,29 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None):
         )
 
     def api_ask(
-        question: str, k: int = 5, speaker: str = "", since: str = "", until: str = "", context: str = ""
+        question: str, k: int = 5, speaker: str = "", since: str = "", until: str = "", context: str = "",
+        transcripts: str = "",
     ) -> dict:
         """Answer a question with cited passages; the same JSON as `transcript-bot ask --json`.
 
+        speaker: one person, or several separated by ";" (passages by any of them).
         context: earlier questions of the conversation, oldest first, as a JSON list string
         (or one earlier question as plain text).
+        transcripts: only these transcripts: a JSON list of corpus paths, or one path.
         """
         try:
-            return api_answer(bot, question, k, speaker, since, until, context)
+            return api_answer(bot, question, k, speaker, since, until, context, transcripts)
         except BotError as exc:
             raise gr.Error(to_message(exc)) from None
 
-    def api_who(topic: str, k: int = 10) -> dict:
-        """Who spoke to a topic most: people with passage counts, date range and best passage."""
+    def api_who(topic: str, k: int = 10, since: str = "", until: str = "", transcripts: str = "") -> dict:
+        """Who spoke to a topic most: people with passage counts, date range and best passage.
+
+        since/until: YYYY[-MM[-DD]] or ""; transcripts: a JSON list of corpus paths, or one path.
+        """
         try:
-            return {"topic": topic, "speakers": bot.who(topic, k=int(k), pool=WHO_POOL)}
+            options = AskOptions(since=since or None, until=until or None, transcripts=parse_list(transcripts, "transcripts"))
+            return {"topic": topic, "speakers": bot.who(topic, k=int(k), pool=WHO_POOL, options=options)}
         except BotError as exc:
             raise gr.Error(to_message(exc)) from None
 
@@ -580,7 +612,8 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None):
             with gr.Tab("Who said it", id="who"):
                 gr.Markdown(
                     "Who spoke to a topic most, by meaning rather than exact words: each person's share of the "
-                    f"{WHO_POOL} closest passages, their dates and their best passage."
+                    f"{WHO_POOL} closest passages, their dates and their best passage. The filters set on the "
+                    "Ask tab (speakers, dates, collection, transcripts) apply here too."
                 )
                 with gr.Row(equal_height=True):
                     who_topic = gr.Textbox(
@@ -657,7 +690,7 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None):
             comp.change(filters_label, filter_inputs, filters_box, queue=False, show_progress="hidden", **private)
         clear_btn.click(clear_filters, None, [*filter_inputs, filters_box], queue=False, **private)
         for trigger in (who_topic.submit, who_btn.click):
-            trigger(show_who, [who_topic, who_k], who_out, show_progress="minimal", **private)
+            trigger(show_who, [who_topic, who_k, *filter_inputs], who_out, show_progress="minimal", **private)
         reload_btn.click(
             reload_index, None, [corpus_out, banner_html, f_speakers, f_transcripts, f_collections], **private
         )

@@ -329,9 +329,10 @@ def conversation_html(
 # -- "who said it" and the corpus panel -------------------------------------------------------
 
 
-def who_html(topic: str, rows: Sequence[dict[str, Any]], pool: int) -> str:
+def who_html(topic: str, rows: Sequence[dict[str, Any]], pool: int, filters: str = "") -> str:
+    within = f" (filters: {esc(filters)})" if filters else ""
     if not rows:
-        return f'<div class="tb-notfound">No speaker found for “{esc(topic)}”.</div>'
+        return f'<div class="tb-notfound">No speaker found for “{esc(topic)}”{within}.</div>'
     items = []
     top = max(r["passages"] for r in rows)
     for i, r in enumerate(rows, 1):
@@ -353,7 +354,7 @@ def who_html(topic: str, rows: Sequence[dict[str, Any]], pool: int) -> str:
         )
     return (
         f'<div class="tb-who"><p class="tb-who-note">Among the {pool} passages closest in meaning to '
-        f"“{esc(topic)}”, these people spoke the most (ranked by count and closeness).</p>{''.join(items)}</div>"
+        f"“{esc(topic)}”{within}, these people spoke the most (ranked by count and closeness).</p>{''.join(items)}</div>"
     )
 
 

@@ -8,6 +8,7 @@ the real model. Each test opens the page afresh; the browser and server are shar
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import os
@@ -201,6 +202,27 @@ def test_speaker_filter_shows_only_that_speaker(app, page):
     assert "Filtered to speaker Alexei Miller" in turn.locator(".tb-used").first.inner_text()
     shown = set(turn.locator(".tb-speaker").all_inner_texts())
     assert shown and shown <= bot.directory.labels_for("Alexei Miller")
+
+
+def test_who_said_it_ranks_people_within_the_filters(app, page):
+    bot, _ = app
+    page.locator("#tb-filters").get_by_text("Filters").first.click()
+    since = page.locator("#tb-since input, #tb-since textarea").first
+    since.fill("2016")
+    since.press("Tab")
+    page.wait_for_function("document.querySelector('#tb-filters').innerText.includes('from 2016')")
+    page.get_by_role("tab", name="Who said it").click()
+    topic = page.locator("#tb-who-topic input, #tb-who-topic textarea").first
+    topic.fill("gas supplies to Europe")
+    topic.press("Enter")
+    page.wait_for_selector("#tb-who-out .tb-who-row")
+    out = page.locator("#tb-who-out")
+    assert "(filters: from 2016)" in out.inner_text()
+    names = out.locator(".tb-who-name").all_inner_texts()
+    expected = [r["person"] for r in bot.who("gas supplies to Europe", k=8, pool=60, options=AskOptions(since="2016"))]
+    assert names == expected and names
+    years = [int(y) for span in out.locator(".tb-who-span").all_inner_texts() for y in re.findall(r"\b(\d{4})\b", span)]
+    assert years and min(years) >= 2016  # every person's passages date from 2016 on
 
 
 def test_follow_up_keeps_the_conversation_and_new_chat_clears_it(app, page):

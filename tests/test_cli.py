@@ -92,6 +92,21 @@ def test_errors_are_one_line_with_exit_codes(paths, args, code, message):
     assert len(out.stderr.strip().splitlines()) == 1
 
 
+def test_who_command_ranks_people_and_takes_filters(paths):
+    done = run("who", "gas supplies to Europe", "-k", "4", "--json", *paths)
+    assert done.returncode == 0, done.stderr
+    everyone = json.loads(done.stdout)["speakers"]
+    assert everyone and all(r["passages"] >= 1 and r["best"]["citation"] for r in everyone)
+    assert any(r["person"] == "Alexei Miller" for r in everyone)
+    done = run("who", "gas supplies to Europe", "--since", "2016", "--until", "2017-12-31", "--json", *paths)
+    assert done.returncode == 0, done.stderr
+    dated = json.loads(done.stdout)["speakers"]
+    assert dated and all("2016" <= r["date_range"][0] and r["date_range"][1] <= "2017-12-31" for r in dated)
+    assert dated != everyone
+    text = run("who", "gas supplies", "--until", "not-a-date", *paths)
+    assert text.returncode == 1 and "not-a-date" in text.stderr and len(text.stderr.strip().splitlines()) == 1
+
+
 def test_missing_index_and_unknown_corpus(tmp_path):
     out = run("ask", "hello", "--index", str(tmp_path / "none"))
     assert out.returncode == 1 and "no index at" in out.stderr

@@ -65,6 +65,18 @@ def test_ask_endpoint_takes_filters_and_context(client, small_bot):
     )
 
 
+def test_ask_endpoint_takes_several_speakers_and_transcripts(client, small_bot):
+    got = client.predict("gas supplies to Europe", 10, "Alexei Miller; Vladimir Putin", "", "", "", "", api_name="/ask")
+    assert got == small_bot.ask("gas supplies to Europe",
+                                AskOptions(k=10, speakers=["Alexei Miller", "Vladimir Putin"])).to_json()
+    labels = small_bot.directory.labels_for("Alexei Miller") | small_bot.directory.labels_for("Vladimir Putin")
+    assert {h["speaker"] for h in got["hits"]} <= labels
+    guterres = next(r for r in small_bot.data.manifest["transcripts"] if "guterres" in r)
+    got = client.predict(question="cooperation", transcripts=json.dumps([guterres]), api_name="/ask")
+    assert got["hits"] and {h["transcript"] for h in got["hits"]} == {guterres}
+    assert client.predict(question="cooperation", transcripts=guterres, api_name="/ask") == got  # one plain path
+
+
 def test_ask_endpoint_reports_errors_in_one_line(client):
     from gradio_client.exceptions import AppError
 
@@ -77,6 +89,12 @@ def test_ask_endpoint_reports_errors_in_one_line(client):
 def test_who_endpoint_and_only_public_endpoints(client, small_bot):
     got = client.predict("gas supplies", 3, api_name="/who")
     assert got == {"topic": "gas supplies", "speakers": small_bot.who("gas supplies", k=3, pool=60)}
+    dated = client.predict("gas supplies", 5, "2016", "", "", api_name="/who")
+    assert dated["speakers"] == small_bot.who("gas supplies", k=5, pool=60, options=AskOptions(since="2016"))
+    assert dated["speakers"] and all(r["date_range"][0] >= "2016" for r in dated["speakers"] if r["date_range"])
+    one = sorted(small_bot.data.manifest["transcripts"])[0]
+    within = client.predict("cooperation", 5, "", "", json.dumps([one]), api_name="/who")
+    assert within["speakers"] == small_bot.who("cooperation", k=5, pool=60, options=AskOptions(transcripts=[one]))
     endpoints = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
     assert endpoints == {"/ask", "/who"}  # the UI's own events are private
 
