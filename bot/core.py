@@ -57,6 +57,7 @@ class TranscriptBot:
         self._embedder = embedder
         self.config = config or RetrievalConfig()
         self._lock = threading.Lock()
+        self._reloading = threading.Lock()  # one loader at a time (maybe_reload)
         self._data: store.IndexData | None = None
         self._retriever: Retriever | None = None
         self._directory: SpeakerDirectory | None = None
@@ -104,11 +105,19 @@ class TranscriptBot:
         return True
 
     def maybe_reload(self) -> bool:
-        """Cheap check between questions: switch to a newer index if one was written."""
+        """Cheap check between questions: switch to a newer index if one was written.
+
+        While one question loads a new generation (seconds for a large index), questions
+        arriving meanwhile are answered from the loaded one instead of loading it again.
+        """
+        if not self._reloading.acquire(blocking=False):
+            return False
         try:
             return self.reload()
         except BotError:
             return False  # keep serving the loaded index; `freshness` reports the problem
+        finally:
+            self._reloading.release()
 
     def freshness(self) -> Freshness:
         return freshness(self.settings.corpus, self.data.manifest)

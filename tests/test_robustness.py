@@ -453,3 +453,27 @@ def test_bot_keeps_answering_while_the_index_changes_and_switches_between_questi
     # The serving side memory-maps its vectors (page cache, shared) rather than copying them.
     vectors_file = final.manifest["files"]["vectors"]["path"]
     assert vectors_file in Path("/proc/self/maps").read_text()
+
+
+def test_questions_during_a_reload_are_answered_from_the_loaded_index(tmp_path, index_copy, embedder):
+    """While one question is loading a new generation, others do not load it again: they use the old one."""
+    from bot.core import AskOptions, TranscriptBot
+    from bot.settings import Settings
+
+    corpus = copy_small_corpus(tmp_path / "c")
+    bot = TranscriptBot(Settings(corpus, index_copy, DEFAULT_MODEL), embedder=embedder)
+    before = bot.data.generation
+    (corpus / "kremlin" / SMALLEST).unlink()
+    sync(corpus, index_copy, DEFAULT_MODEL, lambda: embedder, progress=False)
+    newer = store.read_manifest(index_copy)["generation"]
+    assert newer > before
+    bot._reloading.acquire()  # as if another question were loading it right now
+    try:
+        answer = bot.ask("When was the Baksan hydroelectric power plant launched?", AskOptions(k=3))
+        assert bot.data.generation == before and answer.hits  # served from the loaded generation
+        assert answer.hits[0].passage.transcript == f"kremlin/{SMALLEST}"  # still in it
+    finally:
+        bot._reloading.release()
+    answer = bot.ask("When was the Baksan hydroelectric power plant launched?", AskOptions(k=3))
+    assert bot.data.generation == newer
+    assert all(h.passage.transcript != f"kremlin/{SMALLEST}" for h in answer.hits)
