@@ -238,6 +238,8 @@ def parse_list(value: Any, name: str) -> list[str] | None:
     if isinstance(value, (list, tuple)):
         return [str(v) for v in value]
     text = str(value).strip()
+    if not text:
+        return None
     if text.startswith("["):
         try:
             items = json.loads(text)
@@ -251,20 +253,7 @@ def parse_list(value: Any, name: str) -> list[str] | None:
 
 def parse_context(context: Any) -> list[str]:
     """The API's context: a list, a JSON list string, or one earlier question as plain text."""
-    if context is None or context == "":
-        return []
-    if isinstance(context, (list, tuple)):
-        return [str(c) for c in context]
-    text = str(context).strip()
-    if text.startswith("["):
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
-            raise BadQuery("context looks like a JSON list but does not parse") from None
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise BadQuery("context must be a JSON list of strings (earlier questions, oldest first)")
-        return value
-    return [text] if text else []
+    return parse_list(context, "context (earlier questions, oldest first)") or []
 
 
 def api_answer(
