@@ -148,7 +148,7 @@ def sync(
                     report.passages = int(manifest.get("passages", 0))
                     report.seconds = time.perf_counter() - started
                     return report  # nothing to do: leave the index exactly as it is
-                old = store.open_for_update(index_dir, model, PASSAGE_RULES)
+                old = store.open_for_update(index_dir, manifest)
                 report.lap("read index")
             except IndexMissing:
                 pass

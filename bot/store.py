@@ -231,15 +231,15 @@ class Stored:
         return [Passage.from_json(json.loads(line)) for line in self.lines]
 
 
-def open_for_update(folder: Path, model: str | None, passage_rules: str | None) -> Stored:
-    """Verify the current generation and open it for an update, parsing no passage.
+def open_for_update(folder: Path, manifest: dict[str, Any]) -> Stored:
+    """Verify the generation ``manifest`` names and open it for an update, parsing no passage.
 
-    A format-1 index is accepted (its vectors, passages and titles are read as they are).
+    The caller has read the manifest and checked it with `check_compatible` (versions
+    `UPGRADABLE_VERSIONS`): a format-1 index is accepted, its vectors, passages and titles
+    read as they are.
     """
     import faiss
 
-    manifest = read_manifest(folder)
-    check_compatible(manifest, folder, model, passage_rules, versions=UPGRADABLE_VERSIONS)
     files = verify(folder, manifest)
     lines = _lines(folder / files["passages"]["path"])
     try:
