@@ -174,23 +174,12 @@ def load(folder: Path, model: str | None = None, passage_rules: str | None = Non
     FAISS index must never be modified. Safe because generation files are never rewritten in
     place, only replaced and unlinked, which leaves a mapping intact.
     """
-    import faiss
-
     manifest = read_manifest(folder)
     check_compatible(manifest, folder, model, passage_rules)
     files = verify(folder, manifest)
     passages_file = folder / files["passages"]["path"]
     passages = [Passage.from_json(json.loads(line)) for line in _lines(passages_file)]
-    try:
-        vectors = faiss.read_index(str(folder / files["vectors"]["path"]), faiss.IO_FLAG_MMAP_IFC if mmap else 0)
-    except RuntimeError as exc:
-        raise IndexCorrupt(f"{folder / files['vectors']['path']}: unreadable FAISS index ({str(exc).splitlines()[0]}); "
-                           "rebuild with: transcript-bot index --full") from None
-    if vectors.ntotal != len(passages) or len(passages) != manifest.get("passages"):
-        raise IndexCorrupt(
-            f"{folder}/: {vectors.ntotal} vectors but {len(passages)} passages (manifest says {manifest.get('passages')}); "
-            "rebuild with: transcript-bot index --full"
-        )
+    vectors = _read_vectors(folder, manifest, len(passages), mmap)
     keyword = _load_keyword(folder, files, len(passages))
     titles = _load_titles(folder, manifest)
     return IndexData(folder, manifest, passages, vectors, keyword, int(manifest.get("generation", 0)), titles)
@@ -238,18 +227,9 @@ def open_for_update(folder: Path, manifest: dict[str, Any]) -> Stored:
     `UPGRADABLE_VERSIONS`): a format-1 index is accepted, its vectors, passages and titles
     read as they are.
     """
-    import faiss
-
     files = verify(folder, manifest)
     lines = _lines(folder / files["passages"]["path"])
-    try:
-        vectors = faiss.read_index(str(folder / files["vectors"]["path"]))
-    except RuntimeError as exc:
-        raise IndexCorrupt(f"{folder / files['vectors']['path']}: unreadable FAISS index ({str(exc).splitlines()[0]}); "
-                           "rebuild with: transcript-bot index --full") from None
-    if vectors.ntotal != len(lines) or len(lines) != manifest.get("passages"):
-        raise IndexCorrupt(f"{folder}/: {vectors.ntotal} vectors but {len(lines)} passages (manifest says "
-                           f"{manifest.get('passages')}); rebuild with: transcript-bot index --full")
+    vectors = _read_vectors(folder, manifest, len(lines), mmap=False)
     keyword = _load_keyword(folder, files, len(lines)) if manifest.get("format_version") == FORMAT_VERSION else None
     return Stored(folder, manifest, lines, vectors, keyword, _load_titles(folder, manifest))
 
@@ -263,6 +243,22 @@ def verify(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     for entry in files.values():
         _verify(folder / entry["path"], entry.get("sha256"))
     return files
+
+
+def _read_vectors(folder: Path, manifest: dict[str, Any], n_passages: int, mmap: bool):
+    """The generation's FAISS index, checked to hold one vector per passage."""
+    import faiss
+
+    path = folder / manifest["files"]["vectors"]["path"]
+    try:
+        vectors = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC if mmap else 0)
+    except RuntimeError as exc:
+        raise IndexCorrupt(f"{path}: unreadable FAISS index ({str(exc).splitlines()[0]}); "
+                           "rebuild with: transcript-bot index --full") from None
+    if vectors.ntotal != n_passages or n_passages != manifest.get("passages"):
+        raise IndexCorrupt(f"{folder}/: {vectors.ntotal} vectors but {n_passages} passages (manifest says "
+                           f"{manifest.get('passages')}); rebuild with: transcript-bot index --full")
+    return vectors
 
 
 def _load_keyword(folder: Path, files: dict[str, Any], n_passages: int) -> KeywordIndex:
