@@ -9,7 +9,7 @@ turn number, time (for recordings) and the source link.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Collection, Sequence
 
 import numpy as np
 
@@ -38,7 +38,8 @@ class Hit:
             "rank": self.rank, "score": round(self.score, 4), "similarity": round(self.similarity, 4),
             "relevance": self.relevance, "transcript": p.transcript, "title": p.title, "date": p.date,
             "place": p.place, "url": p.url, "link": source_link(p), "speaker": p.speaker, "turn": p.turn,
-            "part": p.part, "start": p.start, "end": p.end, "timestamp": timestamp(p.start),
+            "part": p.part, "last_part": p.last_part, "last_turn": p.last_turn,
+            "start": p.start, "end": p.end, "timestamp": timestamp(p.start),
             "text": p.text, "context": p.context, "context_speaker": p.context_speaker,
             "highlights": [list(h) for h in self.highlights], "citation": self.citation(),
         }
@@ -57,6 +58,12 @@ class Answer:
             "question": self.question, "answer": self.answer, "abstained": self.abstained,
             "understood": self.understood, "hits": [h.to_json() for h in self.hits],
         }
+
+
+def _is_prompt_of_another(hit: Hit, hits: Sequence[Hit]) -> bool:
+    p = hit.passage
+    return any(h is not hit and h.passage.transcript == p.transcript and h.passage.turn == p.turn + 1
+               and h.passage.context_speaker == p.speaker and h.passage.context for h in hits)
 
 
 def timestamp(seconds: float | None) -> str | None:
@@ -98,13 +105,25 @@ def citation_line(p: Passage, rank: int | None = None) -> str:
     bits = [p.speaker or "(no speaker label)", f"“{p.title}”", human_date(p.date)]
     if p.place:
         bits.append(p.place)
-    bits.append(f"turn {p.turn}" + (f", part {p.part + 1}" if p.part else ""))
+    bits.append(turn_reference(p))
     if p.start is not None:
         bits.append(f"at {timestamp(p.start)}")
     link = source_link(p)
     bits.append(link or p.transcript)
     head = f"[{rank}] " if rank is not None else ""
     return head + ", ".join(bits)
+
+
+def turn_reference(p: Passage) -> str:
+    """"turn 4", "turn 4, part 2", "turn 4, parts 2-3" (joined windows) or "turns 4-9" (an exchange)."""
+    if p.last_turn is not None and p.last_turn != p.turn:
+        return f"turns {p.turn}-{p.last_turn}"
+    if p.last_part is not None and p.last_part != p.part:
+        return f"turn {p.turn}, parts {p.part + 1}-{p.last_part + 1}"
+    return f"turn {p.turn}" + (f", part {p.part + 1}" if p.part else "")
+
+
+LABELS = ("strong", "good", "weak")
 
 
 def relevance_label(similarity: float, strong: float, good: float) -> str:
@@ -115,6 +134,22 @@ def relevance_label(similarity: float, strong: float, good: float) -> str:
     return "weak"
 
 
+def ranked_labels(similarities: Sequence[float], words: Sequence[int], strong: float, good: float,
+                  short_words: int) -> list[str]:
+    """Relevance labels that follow the ranking: a hit is never labelled better than one above
+    it, and a passage whose own text is shorter than ``short_words`` is at best "weak" (what
+    it seems to match is the question it answers, not anything it says)."""
+    out: list[str] = []
+    worst = 0
+    for similarity, n in zip(similarities, words):
+        level = LABELS.index(relevance_label(similarity, strong, good))
+        if n < short_words:
+            level = 2
+        worst = max(worst, level)
+        out.append(LABELS[worst])
+    return out
+
+
 def compose_answer(
     question_vector: np.ndarray,
     hits: Sequence[Hit],
@@ -122,16 +157,26 @@ def compose_answer(
     top_hits: int = 3,
     max_sentences: int = 3,
     margin: float = 0.06,
+    speakers: Collection[str] = (),
 ) -> str:
     """Pick the best-matching source sentences of the top hits and quote them with [n] markers.
 
     Sentences are scored by cosine similarity to the question; the best one is always used,
     others only when nearly as good. Their spans are recorded on the hits for highlighting.
+    The answer quotes answers, not questions: a sentence ending in "?" is never quoted, nor
+    a turn that prompted another hit. When the question names people (``speakers``: their
+    labels) and one of the top hits is theirs, only their hits are quoted.
     """
+    pool = [h for h in hits[:top_hits] if not _is_prompt_of_another(h, hits)]
+    if speakers:
+        theirs = [h for h in hits if h.passage.speaker in speakers][:top_hits]
+        if theirs:
+            pool = theirs
     candidates: list[tuple[Hit, tuple[int, int]]] = []
-    for hit in hits[:top_hits]:
+    for hit in pool:
         for span in sentence_spans(hit.passage.text)[:24]:
-            if len(hit.passage.text[span[0]:span[1]].split()) >= 3:
+            sentence = hit.passage.text[span[0]:span[1]]
+            if len(sentence.split()) >= 3 and not sentence.rstrip("\"”’)] ").endswith("?"):
                 candidates.append((hit, span))
     if not candidates:
         return ""

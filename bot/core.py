@@ -20,7 +20,7 @@ import numpy as np
 
 from . import store
 from .abstention import decide
-from .answer import NOT_FOUND, Answer, Hit, compose_answer, relevance_label
+from .answer import NOT_FOUND, Answer, Hit, compose_answer, ranked_labels, relevance_label
 from .chunking import PASSAGE_RULES
 from .dates import normalise_iso
 from .embedding import Embedder, load_embedder
@@ -164,8 +164,9 @@ class TranscriptBot:
         found = retriever.search(qvec, keyword_text, k=max(opts.k, ABSTAIN_LOOKS_AT), filters=filters, boosts=boosts)
         # Abstention looks at the same top passages whatever k is, so k never changes the verdict.
         closest = max((s.dense for s in found[:ABSTAIN_LOOKS_AT]), default=0.0)
+        said_by = {label for label, b in boosts.speakers.items() if b >= self.config.speaker_boost}
         return self._answer(question, qvec, found[: opts.k], understood, data,
-                            " ".join(context) if follow_up else "", closest)
+                            " ".join(context) if follow_up else "", closest, said_by)
 
     def _title_boosts(self, question: str, qvec: np.ndarray, boosts: Boosts) -> None:
         """Prefer passages of transcripts whose title matches the event the question names."""
@@ -196,11 +197,14 @@ class TranscriptBot:
                                       filters=filters, boosts=boosts)
 
     def _answer(self, question: str, qvec: np.ndarray, found: list[ScoredPassage],
-                understood: dict[str, Any], data: store.IndexData, context_text: str, closest: float) -> Answer:
+                understood: dict[str, Any], data: store.IndexData, context_text: str, closest: float,
+                said_by: set[str] = frozenset()) -> Answer:
+        labels = ranked_labels([s.dense for s in found], [len(s.passage.text.split()) for s in found],
+                               STRONG, GOOD, self.config.short_words)
         hits = [
             Hit(rank=i + 1, passage=s.passage, score=s.score, similarity=s.dense, keyword=s.keyword,
-                relevance=relevance_label(s.dense, STRONG, GOOD))
-            for i, s in enumerate(found)
+                relevance=label)
+            for i, (s, label) in enumerate(zip(found, labels))
         ]
         top_similarity = closest
         verdict = decide(question, top_similarity, (data.keyword, data.title_keyword), self.config.abstain_below,
@@ -210,7 +214,7 @@ class TranscriptBot:
         if abstained:
             text = NOT_FOUND if hits else "No transcript in the corpus answers this question."
         else:
-            text = compose_answer(qvec, hits, self.embedder.embed_documents)
+            text = compose_answer(qvec, hits, self.embedder.embed_documents, speakers=said_by)
         return Answer(question=question, answer=text, abstained=abstained, hits=hits, understood=understood)
 
     def _filters(self, opts: AskOptions) -> Filters:

@@ -1,9 +1,18 @@
-"""Measuring retrieval on a question set in the dev-set format.
+"""Measuring retrieval on a question set: the dev-set format or QMSum's.
 
-Each line: ``{"id", "question", "file", "evidence": [...], "speaker", "date", "type",
-"previous"}``; ``file`` is null for a question the corpus cannot answer, and ``previous``
-names the question a follow-up continues. A hit is a passage from the gold transcript whose
-text contains an evidence string, compared on words so spacing and punctuation do not matter.
+Dev-set format, one line each: ``{"id", "question", "file", "evidence": [...], "speaker",
+"date", "type", "previous"}``; ``file`` is null for a question the corpus cannot answer, and
+``previous`` names the question a follow-up continues. A hit is a passage from the gold
+transcript whose text contains an evidence string, compared on words so spacing and
+punctuation do not matter.
+
+QMSum format (``shared/corpus/qmsum_val/questions.jsonl``): ``{"id", "question", "file",
+"domain", "gold_turns", "gold_texts": [...]}``, each gold text the answering span's turns as
+``Speaker: text`` paragraphs. Its scoring rule is applied: every gold turn of three or more
+words (markers such as ``{vocalsound}`` removed) is an evidence string, and a passage of more
+than 400 words never counts (a whole meeting would contain everything). The domain is the
+question's type.
+
 Reported: Hit@1/5/10 and MRR@10 over answerable questions, abstention on unanswerable and
 answerable questions, the same per question type, and the misses.
 """
@@ -21,8 +30,14 @@ from typing import Any, Iterable
 from .errors import BotError
 
 
+MAX_HIT_WORDS = 400  # a passage longer than this never counts as a hit (QMSum's rule)
+_MARKER = re.compile(r"\{[a-z]+\}")
+_LABEL = re.compile(r"^[^:\n]{1,80}:\s")
+
+
 def words(text: str) -> str:
-    return " ".join(re.findall(r"\w+", text.lower()))
+    """Lowercase letters and digits only, as one space-separated word sequence."""
+    return " ".join(re.findall(r"[a-z0-9]+", _MARKER.sub(" ", text.lower())))
 
 
 @dataclass
@@ -46,10 +61,25 @@ def load_questions(path: Path) -> list[EvalQuestion]:
             continue
         try:
             q = json.loads(line)
+            if "gold_texts" in q:
+                out.append(EvalQuestion(str(q["id"]), q["question"], q["file"], qmsum_evidence(q["gold_texts"]),
+                                        q.get("domain") or "other", None))
+                continue
             out.append(EvalQuestion(str(q["id"]), q["question"], q.get("file"), q.get("evidence") or [],
                                     q.get("type") or "other", q.get("previous")))
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise BotError(f"{path}:{number}: not a question line ({exc})") from None
+    return out
+
+
+def qmsum_evidence(gold_texts: list[str]) -> list[str]:
+    """QMSum gold spans -> their turns' texts (label removed) of three or more words."""
+    out = []
+    for span in gold_texts:
+        for paragraph in span.split("\n\n"):
+            text = _LABEL.sub("", paragraph.strip(), count=1)
+            if len(words(text).split()) >= 3:
+                out.append(text)
     return out
 
 
@@ -67,7 +97,10 @@ def is_hit(q: EvalQuestion, transcript: str, text: str) -> bool:
     if not q.file or Path(transcript).name != Path(q.file).name:
         return False
     body = words(text)
-    return any(words(e) and words(e) in body for e in q.evidence)
+    if len(body.split()) > MAX_HIT_WORDS:
+        return False
+    padded = f" {body} "
+    return any(words(e) and f" {words(e)} " in padded for e in q.evidence)
 
 
 def evaluate(bot, questions: Iterable[EvalQuestion], k: int = 10) -> dict[str, Any]:
@@ -86,7 +119,8 @@ def evaluate(bot, questions: Iterable[EvalQuestion], k: int = 10) -> dict[str, A
         rows.append({"id": q.id, "type": q.type, "question": q.question, "answerable": q.file is not None,
                      "rank": rank, "abstained": result.abstained,
                      "top": result.hits[0].citation() if result.hits else None,
-                     "top_similarity": round(result.hits[0].similarity, 4) if result.hits else None})
+                     "top_similarity": round(result.hits[0].similarity, 4) if result.hits else None,
+                     "top_words": len(result.hits[0].passage.text.split()) if result.hits else None})
     return summarise(rows, k, latencies)
 
 

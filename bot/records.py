@@ -68,9 +68,15 @@ class Passage:
     lead: str | None = None
     start: float | None = None
     end: float | None = None
+    last_part: int | None = None  # a hit that joins overlapping windows part..last_part of one turn
+    last_turn: int | None = None  # a passage of several consecutive turns (an exchange): turn..last_turn
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        for key in ("last_part", "last_turn"):  # absent unless used, so stored lines stay as they were
+            if data[key] is None:
+                del data[key]
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Passage":

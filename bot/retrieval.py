@@ -11,7 +11,7 @@ so and still gets the closest passages.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable
 
 import numpy as np
@@ -39,6 +39,15 @@ class RetrievalConfig:
     title_boost: float = 0.3  # transcripts whose title matches the question (the event it names)
     title_power: float = 2.0
     title_keyword: float = 0.5
+    # A passage is ranked by its own content too: one whose own text is shorter than
+    # ``short_words`` words ("That is right.") loses up to ``short_penalty`` of its score,
+    # since the context embedded with it (the question it answers) lends it a similarity
+    # it did not earn.
+    short_words: int = 12
+    short_penalty: float = 0.4
+    merge_windows: bool = True  # overlapping windows of one turn among the hits become one hit
+    merge_max_words: int = 400  # ... unless the joined text would be longer than this
+    drop_prompts: bool = True  # a prompting question is not a hit beside its own reply
     abstain_below: float = 0.35  # top dense similarity under which the bot abstains
     abstain_below_if_unknown: float = 0.5  # the same, when a question word is unknown to the corpus
 
@@ -152,19 +161,12 @@ class Retriever:
                     break
             factor[i] += bonus
         final = fused * factor
+        if cfg.short_penalty > 0:
+            final = final * content_factor(data.own_words[rows], cfg)
         order = np.argsort(-final, kind="stable")
-        out: list[ScoredPassage] = []
-        seen: set[tuple[str, str]] = set()
-        for i in order:
-            p = data.passages[int(rows[i])]
-            key = (p.transcript, " ".join(p.text.split()))
-            if key in seen:  # pull quotes and repeated paragraphs: show once
-                continue
-            seen.add(key)
-            out.append(ScoredPassage(int(rows[i]), p, float(final[i]), float(dense[i]), float(keyword[i])))
-            if len(out) >= k:
-                break
-        return out
+        ranked = (ScoredPassage(int(rows[i]), data.passages[int(rows[i])], float(final[i]), float(dense[i]),
+                                float(keyword[i])) for i in order)
+        return group_hits(ranked, k, data.passages, cfg)
 
     def best_similarity(self, query_vector: np.ndarray, filters: Filters | None = None) -> float:
         """Cosine similarity of the closest passage (within the filters): how near the corpus comes.
@@ -236,6 +238,91 @@ class Retriever:
     def _dense_scores(self, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
         vecs = np.vstack([self.data.vectors.reconstruct(int(self.data.ids[r])) for r in rows])
         return vecs @ vector.astype(np.float32)
+
+
+def content_factor(own_words: np.ndarray, cfg: RetrievalConfig) -> np.ndarray:
+    """Score multiplier for passages whose own text is short: 1 at ``short_words`` words and
+    more, falling linearly to ``1 - short_penalty`` for an empty text."""
+    shortfall = np.clip(1.0 - own_words / max(cfg.short_words, 1), 0.0, 1.0)
+    return (1.0 - cfg.short_penalty * shortfall).astype(np.float32)
+
+
+def group_hits(ranked: Iterable[ScoredPassage], k: int, passages: list[Passage],
+               cfg: RetrievalConfig) -> list[ScoredPassage]:
+    """The first ``k`` hits of ``ranked`` (best first), one hit per piece of content.
+
+    - A repeated text in one transcript (pull quotes) is shown once.
+    - Overlapping windows of one turn that both rank become one hit: their texts are joined
+      on the sentence they share, so the hit is still one contiguous span of the source.
+    - A question whose own reply also ranks is not a hit of its own: the reply shows it as
+      its context. The reply takes the better of the two scores and the earlier place.
+    """
+    out: list[ScoredPassage] = []
+    seen: set[tuple[str, str]] = set()
+    for s in ranked:
+        p = s.passage
+        key = (p.transcript, " ".join(p.text.split()))
+        if key in seen:
+            continue
+        seen.add(key)
+        if cfg.merge_windows and _merge_into(out, s, cfg.merge_max_words):
+            continue
+        if cfg.drop_prompts:
+            # This passage is the question an earlier hit replies to: already shown as context.
+            if any(_prompts(p, h.passage) for h in out):
+                continue
+            # An earlier hit is this passage's prompting question: the reply takes its place.
+            at = next((i for i, h in enumerate(out) if _prompts(h.passage, p)), None)
+            if at is not None:
+                out[at] = ScoredPassage(s.row, p, out[at].score, max(out[at].dense, s.dense),
+                                        max(out[at].keyword, s.keyword))
+                continue
+        out.append(s)
+        if len(out) >= k:
+            break
+    return out
+
+
+def _prompts(question: Passage, reply: Passage) -> bool:
+    """``question`` is a question (it ends in "?") and ``reply`` the next turn, by someone else,
+    answering it."""
+    return (question.transcript == reply.transcript and reply.context is not None and reply.part == 0
+            and question.turn == reply.turn - 1 and question.speaker == reply.context_speaker
+            and question.text.rstrip(" \"”’)]").endswith("?"))
+
+
+def _merge_into(hits: list[ScoredPassage], s: ScoredPassage, max_words: int) -> bool:
+    """Join ``s`` to a hit that is an overlapping window of the same turn; False if there is none."""
+    p = s.passage
+    for i, h in enumerate(hits):
+        q = h.passage
+        if q.transcript != p.transcript or q.turn != p.turn or q.speaker != p.speaker:
+            continue
+        first, last = (q, p) if q.part <= p.part else (p, q)
+        if first.part + _parts(first) != last.part:  # not neighbours
+            continue
+        joined = join_overlapping(first.text, last.text)
+        if joined is None or len(joined.split()) > max_words:
+            continue
+        merged = replace(first, text=joined, last_part=last.part + _parts(last) - 1)
+        hits[i] = ScoredPassage(h.row, merged, h.score, max(h.dense, s.dense), max(h.keyword, s.keyword))
+        return True
+    return False
+
+
+def _parts(p: Passage) -> int:
+    """How many windows ``p`` spans (merged hits span several)."""
+    return (p.last_part - p.part + 1) if p.last_part is not None else 1
+
+
+def join_overlapping(first: str, second: str, min_overlap: int = 10) -> str | None:
+    """``first`` and ``second`` joined on their shared text (a suffix of one, a prefix of the
+    other), or None when they share less than ``min_overlap`` characters: then the exact
+    source text between them is unknown, and joining would not be verbatim."""
+    for n in range(min(len(first), len(second)), min_overlap - 1, -1):
+        if first.endswith(second[:n]):
+            return first + second[n:]
+    return None
 
 
 def _ranks(scores: np.ndarray) -> np.ndarray:

@@ -100,6 +100,8 @@ class IndexData:
         self.row_speaker = np.array([code[p.speaker] if p.speaker else -1 for p in self.passages], dtype=np.int32)
         tcode = {rel: i for i, rel in enumerate(self.transcript_names)}
         self.row_transcript = np.array([tcode.get(p.transcript, -1) for p in self.passages], dtype=np.int32)
+        # Words of each passage's own text (not its context): how much a reply says by itself.
+        self.own_words = np.array([len(p.text.split()) for p in self.passages], dtype=np.int32)
 
     def speaker_mask(self, labels) -> np.ndarray:
         """Which rows are spoken under one of these speaker labels."""
