@@ -8,6 +8,7 @@ turn number, time (for recordings) and the source link.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Collection, Sequence
 
@@ -191,5 +192,22 @@ def compose_answer(
     for i in chosen:
         hit, (s, e) = candidates[i]
         hit.highlights.append((s, e))
-        parts.append(f"{hit.passage.text[s:e]} [{hit.rank}]")
+        parts.append(f"{_attributed(hit.passage, s, e)} [{hit.rank}]")
     return " ".join(parts)
+
+
+_LINE_LABEL = re.compile(r"([^:\n]{1,80}): ")
+
+
+def _attributed(p: Passage, start: int, end: int) -> str:
+    """The sentence ``p.text[start:end]``; in an exchange (several speakers' lines), prefixed with
+    the label of the line it stands in, so the quote names who said it."""
+    sentence = p.text[start:end]
+    if p.last_turn is None:
+        return sentence
+    line_start = p.text.rfind("\n\n", 0, start)
+    line_start = 0 if line_start < 0 else line_start + 2
+    m = _LINE_LABEL.match(p.text, line_start)
+    if not m or start < m.end():  # no label, or the sentence begins the line and carries its label
+        return sentence
+    return f"{m.group(1)}: {sentence}"

@@ -1,4 +1,5 @@
-"""Cutting turns into passages: one passage per turn, sentence windows for long turns.
+"""Cutting turns into passages: one passage per turn, sentence windows for long turns,
+exchanges of consecutive turns in conversational transcripts.
 
 all-MiniLM-L6-v2 reads 256 word pieces and silently drops the rest, so a long turn is split
 at sentence boundaries into windows that fit, each an exact substring of the source and
@@ -6,6 +7,13 @@ each keeping the turn's metadata. Windows overlap by one sentence so an answer t
 a boundary is still whole in one of them. Each passage also records the turn that prompted
 it (``context``) and, for later windows, the turn's opening sentence (``lead``); retrieval
 may use both, display never replaces the verbatim text with them.
+
+In a conversational transcript (a meeting: the median turn has fewer than
+``CONVERSATIONAL_MEDIAN_WORDS`` words, "Yeah .", "Okay ."), one turn is too little to find or
+to quote, so consecutive turns are packed into exchanges of up to ``MAX_TOKENS``, each line
+``Label: verbatim turn text``, lines separated by a blank line; consecutive exchanges share
+one turn. A turn too long to share an exchange is cut into windows as above. An exchange
+records the turns it spans (``turn``..``last_turn``) and the speaker with the most words.
 """
 
 from __future__ import annotations
@@ -13,11 +21,14 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from .records import ParsedTranscript, Passage
+from .records import ParsedTranscript, Passage, Turn
 
 PASSAGE_RULES = "turn-windows-v1"  # recorded in the index manifest; change it when rules change
 MAX_TOKENS = 200  # budget for the passage text; the rest of the 256 is left for context
 CONTEXT_WORDS = 40  # how much of the prompting turn is kept with a reply
+CONVERSATIONAL_MEDIAN_WORDS = 10  # a transcript whose median speaker turn is shorter is cut into exchanges
+CONVERSATIONAL_MIN_TURNS = 20
+EXCHANGE_LINE_SEPARATOR = "\n\n"
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”’)\]]*\s+(?=[\"“‘(\[<]?[A-Z0-9А-Я])|\n\s*\n")
 _TOKEN = re.compile(r"\w+|[^\w\s]")
@@ -109,10 +120,22 @@ def _clip_words(text: str, max_words: int) -> str:
     return " ".join(words) if len(words) <= max_words else " ".join(words[:max_words]) + " …"
 
 
+def is_conversational(parsed: ParsedTranscript) -> bool:
+    """Short turns throughout (a meeting, not an interview): cut into exchanges."""
+    lengths = sorted(len(t.text.split()) for t in parsed.turns if t.speaker and t.text.strip())
+    return len(lengths) >= CONVERSATIONAL_MIN_TURNS and lengths[len(lengths) // 2] < CONVERSATIONAL_MEDIAN_WORDS
+
+
+def exchange_line(turn: Turn) -> str:
+    return f"{turn.speaker}: {turn.text}" if turn.speaker else turn.text
+
+
 def passages_for(
     rel: str, parsed: ParsedTranscript, first_id: int, max_tokens: int = MAX_TOKENS
 ) -> list[Passage]:
     """All passages of one parsed transcript, with ids from ``first_id`` upwards."""
+    if is_conversational(parsed):
+        return _exchange_passages(rel, parsed, first_id, max_tokens)
     meta = parsed.meta
     out: list[Passage] = []
     previous = None
@@ -138,6 +161,53 @@ def passages_for(
     return out
 
 
+def _exchange_passages(rel: str, parsed: ParsedTranscript, first_id: int, max_tokens: int) -> list[Passage]:
+    """Consecutive turns packed into exchanges of up to ``max_tokens``, sharing one turn."""
+    meta = parsed.meta
+    turns = [t for t in parsed.turns if t.text.strip()]
+    cost = [estimate_tokens(exchange_line(t)) for t in turns]
+    out: list[Passage] = []
+
+    def emit(group: list[Turn]) -> None:
+        words: dict[str, int] = {}
+        for t in group:
+            if t.speaker:
+                words[t.speaker] = words.get(t.speaker, 0) + len(t.text.split())
+        speaker = max(words, key=lambda s: words[s]) if words else None
+        out.append(Passage(
+            id=first_id + len(out), transcript=rel, title=meta.title, date=meta.date, place=meta.place,
+            url=meta.url, speaker=speaker, turn=group[0].index, part=0,
+            text=EXCHANGE_LINE_SEPARATOR.join(exchange_line(t) for t in group),
+            start=group[0].start, end=group[-1].end,
+            last_turn=group[-1].index if len(group) > 1 else None,
+        ))
+
+    i = 0
+    while i < len(turns):
+        if cost[i] > max_tokens // 2:  # a long turn: its own windows, as in an interview
+            spans = windows(turns[i].text, max_tokens)
+            lead = first_sentence(turns[i].text) if len(spans) > 1 else None
+            for part, (s, e) in enumerate(spans):
+                t = turns[i]
+                out.append(Passage(
+                    id=first_id + len(out), transcript=rel, title=meta.title, date=meta.date, place=meta.place,
+                    url=meta.url, speaker=t.speaker, turn=t.index, part=part, text=t.text[s:e],
+                    lead=lead if part > 0 else None, start=t.start, end=t.end,
+                ))
+            i += 1
+            continue
+        j, used = i, 0
+        while j < len(turns) and cost[j] <= max_tokens // 2 and (j == i or used + cost[j] <= max_tokens):
+            used += cost[j]
+            j += 1
+        emit(turns[i:j])
+        if j >= len(turns):
+            break
+        # Share the last turn with the next exchange, unless the next turn is a long one.
+        i = j - 1 if j - 1 > i and cost[j] <= max_tokens // 2 else j
+    return out
+
+
 def embedding_text(p: Passage, mode: str = "speaker+context") -> str:
     """What is embedded for a passage: the verbatim text, optionally with retrieval context.
 
@@ -145,7 +215,7 @@ def embedding_text(p: Passage, mode: str = "speaker+context") -> str:
     prefixes the speaker label; ``speaker+context`` also adds the prompting question (for a
     reply) or the turn's lead sentence (for a later window).
     """
-    if mode == "plain":
+    if mode == "plain" or p.last_turn is not None:  # an exchange carries its speakers in its lines
         return p.text
     head = f"{p.speaker}: " if p.speaker else ""
     if mode == "speaker":

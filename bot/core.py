@@ -9,6 +9,7 @@ questions plus conversation into searches.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import Counter
@@ -27,7 +28,7 @@ from .embedding import Embedder, load_embedder
 from .errors import BadQuery, BotError
 from .indexer import Freshness, freshness
 from .query import SpeakerDirectory, find_dates, is_follow_up
-from .retrieval import Boosts, Filters, RetrievalConfig, Retriever, ScoredPassage
+from .retrieval import Boosts, Filters, Focus, RetrievalConfig, Retriever, ScoredPassage
 from .settings import Settings
 
 MAX_QUESTION_CHARS = 1000
@@ -160,23 +161,51 @@ class TranscriptBot:
             for rel in self._conversation_transcripts(tuple(context), pvec, prev_boosts, retriever):
                 boosts.transcripts[rel] = self.config.transcript_boost
             understood["continues"] = sorted(boosts.transcripts)
-        self._title_boosts(question, qvec, boosts)
-        found = retriever.search(qvec, keyword_text, k=max(opts.k, ABSTAIN_LOOKS_AT), filters=filters, boosts=boosts)
+        title_match = self._title_boosts(question, qvec, boosts)
+        focus = self._focus(question, title_match, data)
+        if focus is not None:
+            understood["event"] = {"transcripts": focus.transcripts, "detail_question": focus.keyword_text}
+        found = retriever.search(qvec, keyword_text, k=max(opts.k, ABSTAIN_LOOKS_AT), filters=filters, boosts=boosts,
+                                 focus=focus)
         # Abstention looks at the same top passages whatever k is, so k never changes the verdict.
         closest = max((s.dense for s in found[:ABSTAIN_LOOKS_AT]), default=0.0)
         said_by = {label for label, b in boosts.speakers.items() if b >= self.config.speaker_boost}
         return self._answer(question, qvec, found[: opts.k], understood, data,
                             " ".join(context) if follow_up else "", closest, said_by)
 
-    def _title_boosts(self, question: str, qvec: np.ndarray, boosts: Boosts) -> None:
-        """Prefer passages of transcripts whose title matches the event the question names."""
+    def _focus(self, question: str, title_match: dict[str, float], data: store.IndexData) -> Focus | None:
+        """The second stage's input: the transcripts whose title the question matches best, and
+        the question without the words it shares with their titles, places and dates (the words
+        that named the event), re-embedded so that the detail asked for decides."""
+        cfg = self.config
+        chosen = [rel for rel, score in sorted(title_match.items(), key=lambda kv: -kv[1])
+                  if score >= cfg.focus_min_title][: cfg.focus_transcripts]
+        if not chosen:
+            return None
+        entries = data.manifest.get("transcripts", {})
+        event_words: set[str] = set()
+        for rel in chosen:
+            entry = entries.get(rel, {})
+            event_words |= set(_EVENT_WORD.findall(store.title_text(entry, rel).lower()))
+        for mention in find_dates(question):
+            event_words |= set(_EVENT_WORD.findall(mention.text.lower()))
+        kept = [w for w in _EVENT_WORD.findall(question) if not _names_event(w.lower(), event_words)]
+        detail = " ".join(kept)
+        if not kept or detail == " ".join(_EVENT_WORD.findall(question)):
+            return None
+        return Focus(chosen, self.embedder.embed_query(detail), detail)
+
+    def _title_boosts(self, question: str, qvec: np.ndarray, boosts: Boosts) -> dict[str, float]:
+        """Prefer passages of transcripts whose title matches the event the question names.
+
+        Returns the match (0..1) of the transcripts it boosted."""
         cfg = self.config
         if cfg.title_boost <= 0:
-            return
+            return {}
         data = self.data
         rels, dense, kw = data.transcript_names, data.title_vectors @ qvec, data.title_keyword
         if not rels:
-            return
+            return {}
         lo = float(np.median(dense))
         hi = float(dense.max())
         score = np.clip((dense - lo) / max(hi - lo, 1e-6), 0, 1) ** cfg.title_power
@@ -184,9 +213,12 @@ class TranscriptBot:
             k = kw.scores(question)
             if k.max() > 0:
                 score = (score + cfg.title_keyword * (k / k.max()) ** cfg.title_power) / (1 + cfg.title_keyword)
+        matched = {}
         for i in np.argsort(-score)[:20]:
             if score[i] > 0.05:
                 boosts.transcripts[rels[i]] = max(boosts.transcripts.get(rels[i], 0.0), cfg.title_boost * float(score[i]))
+                matched[rels[i]] = float(score[i])
+        return matched
 
     def search(self, question: str, options: AskOptions | None = None) -> list[ScoredPassage]:
         """The ranked passages alone (used by evaluation and the "who said it" view)."""
@@ -330,14 +362,25 @@ class TranscriptBot:
     def neighbours(self, transcript: str, turn: int, before: int = 1, after: int = 1) -> list[dict[str, Any]]:
         """The turns around ``turn`` in ``transcript`` (full turns, joined from their passages)."""
         turns: dict[int, list[Any]] = {}
-        for p in self.data.passages:
-            if p.transcript == transcript and turn - before <= p.turn <= turn + after:
+        for p in self.data.passages:  # an exchange (turn..last_turn) counts when its span reaches the range
+            if p.transcript == transcript and p.turn <= turn + after and (p.last_turn or p.turn) >= turn - before:
                 turns.setdefault(p.turn, []).append(p)
         out = []
         for number in sorted(turns):
             parts = sorted(turns[number], key=lambda p: p.part)
             out.append({"turn": number, "speaker": parts[0].speaker, "text": _join_windows([p.text for p in parts])})
         return out
+
+
+_EVENT_WORD = re.compile(r"[A-Za-z0-9\u00C0-\u024F]+(?:['’][A-Za-z]+)?")
+
+
+def _names_event(word: str, event_words: set[str]) -> bool:
+    """``word`` is one of the event's words, allowing for inflection ("Austria's", "Austrian")."""
+    word = re.sub(r"['’]s$", "", word)
+    if word in event_words:
+        return True
+    return len(word) >= 4 and any(len(e) >= 4 and (e.startswith(word) or word.startswith(e)) for e in event_words)
 
 
 def _join_windows(texts: list[str]) -> str:

@@ -48,6 +48,13 @@ class RetrievalConfig:
     merge_windows: bool = True  # overlapping windows of one turn among the hits become one hit
     merge_max_words: int = 400  # ... unless the joined text would be longer than this
     drop_prompts: bool = True  # a prompting question is not a hit beside its own reply
+    # Two stages: when the question names an event (its words match a transcript's title),
+    # the passages of the best-matching transcripts are also ranked by the question with those
+    # words taken out, so that the detail asked for, not the event, decides among them.
+    focus_transcripts: int = 2  # how many title-matched transcripts get the second stage
+    focus_min_title: float = 0.5  # title match (0..1) a transcript needs for it
+    focus_weight: float = 0.5  # share of the second-stage score in a focused passage's score
+    focus_pool: int = 600  # at most this many passages of the focused transcripts join the candidates
     abstain_below: float = 0.35  # top dense similarity under which the bot abstains
     abstain_below_if_unknown: float = 0.5  # the same, when a question word is unknown to the corpus
 
@@ -82,6 +89,16 @@ class Boosts:
 
 
 @dataclass
+class Focus:
+    """The second stage: transcripts the question is about, and the question without the words
+    that identified them (its vector and keyword text)."""
+
+    transcripts: list[str]
+    vector: np.ndarray
+    keyword_text: str
+
+
+@dataclass
 class ScoredPassage:
     row: int
     passage: Passage
@@ -111,6 +128,7 @@ class Retriever:
         filters: Filters | None = None,
         boosts: Boosts | None = None,
         config: RetrievalConfig | None = None,
+        focus: Focus | None = None,
     ) -> list[ScoredPassage]:
         cfg = config or self.config
         data = self.data
@@ -143,6 +161,13 @@ class Retriever:
                 pool |= set(rows.tolist())
                 sub_kw = subset[np.argsort(-keyword_all[subset])[: cfg.candidates // 2]]
                 pool |= set(sub_kw[keyword_all[sub_kw] > 0].tolist())
+        focus_rows = None
+        if focus is not None and focus.transcripts and cfg.focus_weight > 0:
+            focus_rows = np.flatnonzero(data.transcript_mask(focus.transcripts))
+            if allowed is not None:
+                focus_rows = np.intersect1d(focus_rows, allowed, assume_unique=True)
+            focus_rows = focus_rows[: cfg.focus_pool]
+            pool |= set(focus_rows.tolist())
         if cfg.fusion == "keyword":
             pool = set(keyword_rows.tolist())
         rows = np.array(sorted(pool), dtype=np.int64)
@@ -151,6 +176,11 @@ class Retriever:
         dense = self._dense_scores(query_vector, rows)
         keyword = keyword_all[rows]
         fused = self._fuse(dense, keyword, cfg)
+        if focus_rows is not None and len(focus_rows):
+            at = np.flatnonzero(np.isin(rows, focus_rows))
+            second = self._fuse(self._dense_scores(focus.vector, rows[at]),
+                                data.keyword.scores(focus.keyword_text)[rows[at]], cfg)
+            fused[at] = (1 - cfg.focus_weight) * fused[at] + cfg.focus_weight * second
         factor = np.ones(len(rows), dtype=np.float32)
         for i, row in enumerate(rows):
             p = data.passages[row]
