@@ -15,7 +15,7 @@ from typing import Any, Callable, Collection, Sequence
 import numpy as np
 
 from .chunking import sentence_spans
-from .records import Passage
+from .records import Passage, is_question_of
 
 NOT_FOUND = "No transcript in the corpus answers this; closest passages:"
 
@@ -39,7 +39,7 @@ class Hit:
             "rank": self.rank, "score": round(self.score, 4), "similarity": round(self.similarity, 4),
             "relevance": self.relevance, "transcript": p.transcript, "title": p.title, "date": p.date,
             "place": p.place, "url": p.url, "link": source_link(p), "speaker": p.speaker, "turn": p.turn,
-            "part": p.part, "last_part": p.last_part, "last_turn": p.last_turn,
+            "part": p.part, "last_part": p.last_part, "last_turn": p.last_turn, "turns": turn_reference(p),
             "start": p.start, "end": p.end, "timestamp": timestamp(p.start),
             "text": p.text, "context": p.context, "context_speaker": p.context_speaker,
             "highlights": [list(h) for h in self.highlights], "citation": self.citation(),
@@ -62,9 +62,7 @@ class Answer:
 
 
 def _is_prompt_of_another(hit: Hit, hits: Sequence[Hit]) -> bool:
-    p = hit.passage
-    return any(h is not hit and h.passage.transcript == p.transcript and h.passage.turn == p.turn + 1
-               and h.passage.context_speaker == p.speaker and h.passage.context for h in hits)
+    return any(h is not hit and is_question_of(hit.passage, h.passage) for h in hits)
 
 
 def timestamp(seconds: float | None) -> str | None:

@@ -82,3 +82,11 @@ class Passage:
     def from_json(cls, data: dict[str, Any]) -> "Passage":
         known = {k: data.get(k) for k in cls.__dataclass_fields__}
         return cls(**known)  # type: ignore[arg-type]
+
+
+def is_question_of(question: Passage, reply: Passage | None) -> bool:
+    """``question`` is a question (it ends in "?") and ``reply`` the next turn, by someone else,
+    answering it."""
+    return (reply is not None and question.transcript == reply.transcript and reply.context is not None
+            and reply.part == 0 and question.turn == reply.turn - 1 and question.speaker == reply.context_speaker
+            and question.text.rstrip(" \"”’)]").endswith("?"))

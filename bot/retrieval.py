@@ -17,7 +17,7 @@ from typing import Iterable
 import numpy as np
 
 from .dates import in_range
-from .records import Passage
+from .records import Passage, is_question_of
 from .store import IndexData
 
 
@@ -45,9 +45,10 @@ class RetrievalConfig:
     # it did not earn.
     short_words: int = 12
     short_penalty: float = 0.4
+    question_penalty: float = 0.15  # a question that the next turn answers is not an answer itself
     merge_windows: bool = True  # overlapping windows of one turn among the hits become one hit
     merge_max_words: int = 400  # ... unless the joined text would be longer than this
-    drop_prompts: bool = True  # a prompting question is not a hit beside its own reply
+    drop_prompts: bool = False  # a prompting question is not a hit beside its own reply (measured: no gain)
     # Two stages: when the question names an event (its words match a transcript's title),
     # the passages of the best-matching transcripts are also ranked by the question with those
     # words taken out, so that the detail asked for, not the event, decides among them.
@@ -55,6 +56,8 @@ class RetrievalConfig:
     focus_min_title: float = 0.5  # title match (0..1) a transcript needs for it
     focus_weight: float = 0.5  # share of the second-stage score in a focused passage's score
     focus_pool: int = 600  # at most this many passages of the focused transcripts join the candidates
+    about_transcripts: int = 5  # the transcripts of the first pass's best passages whose passages all compete
+    about_weight: float = 1.0  # a passage gains this share of its transcript's best score (relative)
     abstain_below: float = 0.35  # top dense similarity under which the bot abstains
     abstain_below_if_unknown: float = 0.5  # the same, when a question word is unknown to the corpus
 
@@ -163,36 +166,35 @@ class Retriever:
                 pool |= set(sub_kw[keyword_all[sub_kw] > 0].tolist())
         focus_rows = None
         if focus is not None and focus.transcripts and cfg.focus_weight > 0:
-            focus_rows = np.flatnonzero(data.transcript_mask(focus.transcripts))
-            if allowed is not None:
-                focus_rows = np.intersect1d(focus_rows, allowed, assume_unique=True)
-            focus_rows = focus_rows[: cfg.focus_pool]
+            focus_rows = self._rows_of(focus.transcripts, allowed)[: cfg.focus_pool]
             pool |= set(focus_rows.tolist())
         if cfg.fusion == "keyword":
             pool = set(keyword_rows.tolist())
         rows = np.array(sorted(pool), dtype=np.int64)
         if not len(rows):
             return []
-        dense = self._dense_scores(query_vector, rows)
-        keyword = keyword_all[rows]
-        fused = self._fuse(dense, keyword, cfg)
-        if focus_rows is not None and len(focus_rows):
-            at = np.flatnonzero(np.isin(rows, focus_rows))
-            second = self._fuse(self._dense_scores(focus.vector, rows[at]),
-                                data.keyword.scores(focus.keyword_text)[rows[at]], cfg)
-            fused[at] = (1 - cfg.focus_weight) * fused[at] + cfg.focus_weight * second
-        factor = np.ones(len(rows), dtype=np.float32)
-        for i, row in enumerate(rows):
-            p = data.passages[row]
-            bonus = boosts.speakers.get(p.speaker or "", 0.0) + boosts.transcripts.get(p.transcript, 0.0)
-            for since, until, b in boosts.dates:
-                if in_range(p.date, since, until):
-                    bonus += b
-                    break
-            factor[i] += bonus
-        final = fused * factor
-        if cfg.short_penalty > 0:
-            final = final * content_factor(data.own_words[rows], cfg)
+        detail_keyword = data.keyword.scores(focus.keyword_text) if focus is not None else None
+        final, dense, keyword = self._score(rows, query_vector, keyword_all, boosts, cfg, focus, focus_rows,
+                                            detail_keyword)
+        if cfg.about_transcripts > 0 and cfg.fusion != "keyword":
+            # Stage two: the transcripts the first pass is about. All their passages compete
+            # (ranked, like the title-matched ones, by the question's detail when it named an
+            # event), and each passage gains with its transcript's best score.
+            best = np.zeros(len(data.transcript_names), dtype=np.float32)
+            np.maximum.at(best, data.row_transcript[rows], final)
+            about = [data.transcript_names[i] for i in np.argsort(-best)[: cfg.about_transcripts] if best[i] > 0]
+            extra = self._rows_of(about, allowed)[: cfg.focus_pool]
+            if len(extra):
+                if focus_rows is not None:
+                    extra = np.union1d(extra, focus_rows)
+                rows = np.union1d(rows, extra)
+                final, dense, keyword = self._score(rows, query_vector, keyword_all, boosts, cfg, focus,
+                                                    extra if focus is not None else None, detail_keyword)
+            best = np.zeros(len(data.transcript_names), dtype=np.float32)
+            np.maximum.at(best, data.row_transcript[rows], final)
+            top = float(best.max())
+            if top > 0 and cfg.about_weight > 0:
+                final = final * (1.0 + cfg.about_weight * best[data.row_transcript[rows]] / top)
         order = np.argsort(-final, kind="stable")
         ranked = (ScoredPassage(int(rows[i]), data.passages[int(rows[i])], float(final[i]), float(dense[i]),
                                 float(keyword[i])) for i in order)
@@ -211,6 +213,40 @@ class Retriever:
         return float(scores[0]) if len(scores) else 0.0
 
     # -- pieces -----------------------------------------------------------------------------
+
+    def _score(self, rows: np.ndarray, query_vector: np.ndarray, keyword_all: np.ndarray, boosts: Boosts,
+               cfg: RetrievalConfig, focus: Focus | None, focus_rows: np.ndarray | None,
+               detail_keyword: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Final, dense and keyword scores of ``rows``: fused, mixed with the second-stage score
+        for ``focus_rows``, boosted by what the question points at, and discounted for short
+        replies and for questions."""
+        data = self.data
+        dense = self._dense_scores(query_vector, rows)
+        keyword = keyword_all[rows]
+        fused = self._fuse(dense, keyword, cfg)
+        if focus is not None and focus_rows is not None and len(focus_rows):
+            at = np.flatnonzero(np.isin(rows, focus_rows))
+            second = self._fuse(self._dense_scores(focus.vector, rows[at]), detail_keyword[rows[at]], cfg)
+            fused[at] = (1 - cfg.focus_weight) * fused[at] + cfg.focus_weight * second
+        factor = np.ones(len(rows), dtype=np.float32)
+        for i, row in enumerate(rows):
+            p = data.passages[row]
+            bonus = boosts.speakers.get(p.speaker or "", 0.0) + boosts.transcripts.get(p.transcript, 0.0)
+            for since, until, b in boosts.dates:
+                if in_range(p.date, since, until):
+                    bonus += b
+                    break
+            factor[i] += bonus
+        final = fused * factor
+        if cfg.short_penalty > 0:
+            final = final * content_factor(data.own_words[rows], cfg)
+        if cfg.question_penalty > 0:
+            final = final * np.where(data.is_question[rows], 1.0 - cfg.question_penalty, 1.0).astype(np.float32)
+        return final, dense, keyword
+
+    def _rows_of(self, transcripts, allowed: np.ndarray | None) -> np.ndarray:
+        rows = np.flatnonzero(self.data.transcript_mask(transcripts))
+        return rows if allowed is None else np.intersect1d(rows, allowed, assume_unique=True)
 
     def _fuse(self, dense: np.ndarray, keyword: np.ndarray, cfg: RetrievalConfig) -> np.ndarray:
         if cfg.fusion == "dense":
@@ -299,10 +335,10 @@ def group_hits(ranked: Iterable[ScoredPassage], k: int, passages: list[Passage],
             continue
         if cfg.drop_prompts:
             # This passage is the question an earlier hit replies to: already shown as context.
-            if any(_prompts(p, h.passage) for h in out):
+            if any(is_question_of(p, h.passage) for h in out):
                 continue
             # An earlier hit is this passage's prompting question: the reply takes its place.
-            at = next((i for i, h in enumerate(out) if _prompts(h.passage, p)), None)
+            at = next((i for i, h in enumerate(out) if is_question_of(h.passage, p)), None)
             if at is not None:
                 out[at] = ScoredPassage(s.row, p, out[at].score, max(out[at].dense, s.dense),
                                         max(out[at].keyword, s.keyword))
@@ -313,12 +349,6 @@ def group_hits(ranked: Iterable[ScoredPassage], k: int, passages: list[Passage],
     return out
 
 
-def _prompts(question: Passage, reply: Passage) -> bool:
-    """``question`` is a question (it ends in "?") and ``reply`` the next turn, by someone else,
-    answering it."""
-    return (question.transcript == reply.transcript and reply.context is not None and reply.part == 0
-            and question.turn == reply.turn - 1 and question.speaker == reply.context_speaker
-            and question.text.rstrip(" \"”’)]").endswith("?"))
 
 
 def _merge_into(hits: list[ScoredPassage], s: ScoredPassage, max_words: int) -> bool:

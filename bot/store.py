@@ -41,7 +41,7 @@ import numpy as np
 
 from .errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexMissing
 from .keyword import KeywordIndex
-from .records import Passage
+from .records import Passage, is_question_of
 
 FORMAT_NAME = "transcript-bot-index"
 FORMAT_VERSION = 2  # 2: keyword index as term counts (1: bm25s scores); 1 is upgraded in place
@@ -102,6 +102,9 @@ class IndexData:
         self.row_transcript = np.array([tcode.get(p.transcript, -1) for p in self.passages], dtype=np.int32)
         # Words of each passage's own text (not its context): how much a reply says by itself.
         self.own_words = np.array([len(p.text.split()) for p in self.passages], dtype=np.int32)
+        # Rows that are a question answered by the next row (an interviewer's turn, not an answer).
+        self.is_question = np.array([is_question_of(p, self.passages[r + 1] if r + 1 < len(self.passages) else None)
+                                     for r, p in enumerate(self.passages)], dtype=bool)
 
     def speaker_mask(self, labels) -> np.ndarray:
         """Which rows are spoken under one of these speaker labels."""

@@ -118,7 +118,7 @@ def meta_line(hit: dict[str, Any]) -> str:
     ]
     if hit.get("place"):
         bits.append(esc(hit["place"]))
-    turn = f"turn {hit.get('turn')}" + (f", part {hit['part'] + 1}" if hit.get("part") else "")
+    turn = hit.get("turns") or f"turn {hit.get('turn')}" + (f", part {hit['part'] + 1}" if hit.get("part") else "")
     if hit.get("timestamp"):
         turn += f", at {hit['timestamp']}"
     bits.append(esc(turn))

@@ -165,3 +165,18 @@ def test_eval_command(small_corpus, small_index):
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert {"hit@1", "hit@5", "hit@10", "mrr@10"} <= set(report["overall"]) and "misses" in report
+
+
+def test_a_question_that_names_an_event_is_ranked_within_it_by_its_detail(small_bot):
+    """Two stages: the talks are found by their title; the detail (trade growth) ranks within them."""
+    from bot.core import AskOptions
+
+    q = "At the May 2019 talks in Sochi with the Austrian president, by how much did trade grow last year?"
+    result = small_bot.ask(q, AskOptions(k=5))
+    event = result.understood["event"]
+    assert any("60526" in t for t in event["transcripts"])
+    detail = event["detail_question"].lower().split()
+    assert not {"may", "2019", "talks", "sochi", "austrian", "president"} & set(detail)
+    assert {"trade", "grow"} <= set(detail)
+    ranks = [h.rank for h in result.hits if "60526" in h.passage.transcript and "42 percent" in h.passage.text]
+    assert ranks and ranks[0] <= 5
