@@ -58,6 +58,11 @@ class RetrievalConfig:
     focus_pool: int = 600  # at most this many passages of the focused transcripts join the candidates
     about_transcripts: int = 5  # the transcripts of the first pass's best passages whose passages all compete
     about_weight: float = 1.0  # a passage gains this share of its transcript's best score (relative)
+    # Pseudo-relevance feedback for the vocabulary gap: the terms that characterise the first
+    # pass's best passages join the keyword query (off when prf_docs is 0).
+    prf_docs: int = 0
+    prf_terms: int = 10
+    prf_weight: float = 0.3
     abstain_below: float = 0.35  # top dense similarity under which the bot abstains
     abstain_below_if_unknown: float = 0.5  # the same, when a question word is unknown to the corpus
 
@@ -176,6 +181,19 @@ class Retriever:
         detail_keyword = data.keyword.scores(focus.keyword_text) if focus is not None else None
         final, dense, keyword = self._score(rows, query_vector, keyword_all, boosts, cfg, focus, focus_rows,
                                             detail_keyword)
+        if cfg.prf_docs > 0 and cfg.fusion != "dense":
+            top_rows = rows[np.argsort(-final)[: cfg.prf_docs]]
+            terms = data.keyword.feedback_terms(top_rows, cfg.prf_terms, keyword_text)
+            if terms:
+                expansion = data.keyword.weighted_scores(terms)
+                if allowed is not None:
+                    expansion = np.where(mask, expansion, 0.0)
+                if expansion.max() > 0:
+                    keyword_all = keyword_all + cfg.prf_weight * expansion * (keyword_all.max() or 1.0) / expansion.max()
+                    more = np.argsort(-keyword_all)[: cfg.candidates]
+                    rows = np.union1d(rows, more[keyword_all[more] > 0])
+                    final, dense, keyword = self._score(rows, query_vector, keyword_all, boosts, cfg, focus,
+                                                        focus_rows, detail_keyword)
         if cfg.about_transcripts > 0 and cfg.fusion != "keyword":
             # Stage two: the transcripts the first pass is about. All their passages compete
             # (ranked, like the title-matched ones, by the question's detail when it named an

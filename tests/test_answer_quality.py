@@ -136,13 +136,13 @@ def test_a_question_is_not_a_hit_beside_its_reply():
     q = Passage(1, "t", "T", None, None, None, "Question", 4, 0, "Will prices fall?")
     a = Passage(2, "t", "T", None, None, None, "Putin", 5, 0, "They will not fall this year.",
                 context="Will prices fall?", context_speaker="Question")
-    hits = group_hits([ScoredPassage(0, q, 0.9, 0.8, 0), ScoredPassage(1, a, 0.5, 0.4, 0)], 5, [], RetrievalConfig())
+    cfg = RetrievalConfig(drop_prompts=True)
+    hits = group_hits([ScoredPassage(0, q, 0.9, 0.8, 0), ScoredPassage(1, a, 0.5, 0.4, 0)], 5, [], cfg)
     assert [h.passage.speaker for h in hits] == ["Putin"] and hits[0].score == pytest.approx(0.9)
     statement = Passage(3, "t", "T", None, None, None, "Question", 4, 0, "Prices fell.")
     reply = Passage(4, "t", "T", None, None, None, "Putin", 5, 0, "They did.", context="Prices fell.",
                     context_speaker="Question")
-    kept = group_hits([ScoredPassage(0, statement, 0.9, 0.8, 0), ScoredPassage(1, reply, 0.5, 0.4, 0)], 5, [],
-                      RetrievalConfig())
+    kept = group_hits([ScoredPassage(0, statement, 0.9, 0.8, 0), ScoredPassage(1, reply, 0.5, 0.4, 0)], 5, [], cfg)
     assert len(kept) == 2  # only a question gives its place to the reply
 
 

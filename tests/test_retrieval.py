@@ -76,7 +76,10 @@ def test_fusion_modes_rank_by_their_signal(small_bot):
         hits = retriever.search(q, "trade North Korea $100 million", k=5, config=RetrievalConfig(fusion=mode))
         assert hits, mode
         assert any("Pyongyang" == (h.passage.place or "") for h in hits[:3]), mode
-    dense = retriever.search(q, "", k=5, config=RetrievalConfig(fusion="dense"))
+    # The signal alone: no later stage, discount or joining of windows.
+    signal = RetrievalConfig(fusion="dense", short_penalty=0, question_penalty=0, about_transcripts=0,
+                             merge_windows=False)
+    dense = retriever.search(q, "", k=5, config=signal)
     assert [h.dense for h in dense] == sorted([h.dense for h in dense], reverse=True)
 
 

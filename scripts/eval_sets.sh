@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Measure retrieval on the three development sets over their full corpora (a developer's tool:
+# it reads the project's shared corpora, which neither the bot nor the tests need).
+#
+#   scripts/eval_sets.sh [SHARED] [WORK]      (defaults: ../shared and ../eval-work)
+#
+# It lays out, outside the repository, the full 1,396-transcript Kremlin corpus (bundled 301 +
+# kremlin_extra), the 35 QMSum val meetings, and the earnings calls + podcast episodes; indexes
+# each incrementally (the first Kremlin build reuses the bundled index's vectors and takes ~30
+# minutes on two cores; later runs only embed what changed), then runs bench/ablation.py on
+# each set with the variants given in ABLATION (default: the defaults alone).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SHARED=${1:-../shared}
+WORK=${2:-../eval-work}
+BOT=.venv/bin/transcript-bot
+export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+mkdir -p "$WORK"
+
+lay_out() {  # lay_out DEST SOURCE-FOLDER... : copy transcripts and manifests into DEST/corpus/<name>/
+  local dest=$1; shift
+  for src in "$@"; do
+    local name; name=$(basename "$src")
+    mkdir -p "$dest/corpus/$name"
+    cp -u "$src"/*.txt "$dest/corpus/$name/"
+    [ -f "$src/manifest.jsonl" ] && cp -u "$src/manifest.jsonl" "$dest/corpus/$name/"
+  done
+}
+
+# Kremlin: one folder, as the bundled corpus has it, so the bundled index's vectors are reused.
+mkdir -p "$WORK/kremlin-full/corpus/kremlin"
+cp -u corpus/kremlin/*.txt "$SHARED"/corpus/kremlin_extra/*.txt "$WORK/kremlin-full/corpus/kremlin/"
+cat corpus/kremlin/manifest.jsonl "$SHARED/corpus/kremlin_extra/manifest.jsonl" > "$WORK/kremlin-full/corpus/kremlin/manifest.jsonl"
+[ -d "$WORK/kremlin-full/index" ] || cp -r index "$WORK/kremlin-full/index"
+lay_out "$WORK/qmsum" "$SHARED/corpus/qmsum_val/transcripts"
+lay_out "$WORK/calls" "$SHARED/corpus/earnings21" "$SHARED/corpus/seenunseen_podcast"
+
+for set in kremlin-full qmsum calls; do
+  $BOT index --corpus "$WORK/$set/corpus" --index "$WORK/$set/index"
+done
+
+read -r -a VARIANTS <<< "${ABLATION:-}"
+run() { .venv/bin/python bench/ablation.py --index "$WORK/$1/index" --questions "$2" "${VARIANTS[@]}"; }
+run kremlin-full eval/dev-questions.jsonl
+run qmsum eval/qmsum-val-questions.jsonl
+run calls eval/calls-podcasts-questions.jsonl
