@@ -157,6 +157,8 @@ def compose_answer(
     max_sentences: int = 3,
     margin: float = 0.06,
     speakers: Collection[str] = (),
+    question_text: str = "",
+    per_hit: int = 6,
 ) -> str:
     """Pick the best-matching source sentences of the top hits and quote them with [n] markers.
 
@@ -172,11 +174,20 @@ def compose_answer(
         if theirs:
             pool = theirs
     candidates: list[tuple[Hit, tuple[int, int]]] = []
+    asked = set(_words(question_text))
     for hit in pool:
-        for span in sentence_spans(hit.passage.text)[:24]:
+        mine = []
+        for span in sentence_spans(hit.passage.text):
             sentence = hit.passage.text[span[0]:span[1]]
             if len(sentence.split()) >= 3 and not sentence.rstrip("\"”’)] ").endswith("?"):
-                candidates.append((hit, span))
+                mine.append(span)
+        if len(mine) > per_hit:
+            # A joined hit or an exchange has many sentences: embed only those sharing most
+            # words with the question (ties: the earlier), which keeps the answer fast.
+            overlap = [len(asked & set(_words(hit.passage.text[a:b]))) for a, b in mine]
+            keep = sorted(sorted(range(len(mine)), key=lambda i: (-overlap[i], i))[:per_hit])
+            mine = [mine[i] for i in keep]
+        candidates.extend((hit, span) for span in mine)
     if not candidates:
         return ""
     vectors = embed([h.passage.text[s:e] for h, (s, e) in candidates])
@@ -192,6 +203,13 @@ def compose_answer(
         hit.highlights.append((s, e))
         parts.append(f"{_attributed(hit.passage, s, e)} [{hit.rank}]")
     return " ".join(parts)
+
+
+_WORD = re.compile(r"[a-z0-9]{3,}")
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
 
 
 _LINE_LABEL = re.compile(r"([^:\n]{1,80}): ")

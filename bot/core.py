@@ -246,7 +246,7 @@ class TranscriptBot:
         if abstained:
             text = NOT_FOUND if hits else "No transcript in the corpus answers this question."
         else:
-            text = compose_answer(qvec, hits, self.embedder.embed_documents, speakers=said_by)
+            text = compose_answer(qvec, hits, self.embedder.embed_documents, speakers=said_by, question_text=question)
         return Answer(question=question, answer=text, abstained=abstained, hits=hits, understood=understood)
 
     def _filters(self, opts: AskOptions) -> Filters:

@@ -320,7 +320,7 @@ class Retriever:
         return found, scores[0][keep]
 
     def _dense_scores(self, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        vecs = np.vstack([self.data.vectors.reconstruct(int(self.data.ids[r])) for r in rows])
+        vecs = self.data.vectors.reconstruct_batch(self.data.ids[rows])
         return vecs @ vector.astype(np.float32)
 
 
