@@ -40,6 +40,7 @@ class Hit:
             "relevance": self.relevance, "transcript": p.transcript, "title": p.title, "date": p.date,
             "place": p.place, "url": p.url, "link": source_link(p), "speaker": p.speaker, "turn": p.turn,
             "part": p.part, "last_part": p.last_part, "last_turn": p.last_turn, "turns": turn_reference(p),
+            "speakers": exchange_speakers(p) if p.last_turn is not None else ([p.speaker] if p.speaker else []),
             "start": p.start, "end": p.end, "timestamp": timestamp(p.start),
             "text": p.text, "context": p.context, "context_speaker": p.context_speaker,
             "highlights": [list(h) for h in self.highlights], "citation": self.citation(),
@@ -101,7 +102,8 @@ def human_date(iso: str | None) -> str:
 
 def citation_line(p: Passage, rank: int | None = None) -> str:
     """One-line human reference: [n] Speaker, "Title", date, place, turn N[, at hh:mm:ss], url."""
-    bits = [p.speaker or "(no speaker label)", f"“{p.title}”", human_date(p.date)]
+    who = ", ".join(exchange_speakers(p)) if p.last_turn is not None else p.speaker
+    bits = [who or "(no speaker label)", f"“{p.title}”", human_date(p.date)]
     if p.place:
         bits.append(p.place)
     bits.append(turn_reference(p))
@@ -178,7 +180,7 @@ def compose_answer(
     for hit in pool:
         mine = []
         for span in sentence_spans(hit.passage.text):
-            sentence = hit.passage.text[span[0]:span[1]]
+            sentence = _unlabelled(hit.passage, hit.passage.text[span[0]:span[1]])
             if len(sentence.split()) >= 3 and not sentence.rstrip("\"”’)] ").endswith("?"):
                 mine.append(span)
         if len(mine) > per_hit:
@@ -212,18 +214,36 @@ def _words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
-_LINE_LABEL = re.compile(r"([^:\n]{1,80}): ")
+def _unlabelled(p: Passage, sentence: str) -> str:
+    """``sentence`` without the speaker label an exchange line starts with (words are counted without it)."""
+    for speaker in p.speakers or ():
+        if sentence.startswith(f"{speaker}: "):
+            return sentence[len(speaker) + 2:]
+    return sentence
+
+
+def exchange_speakers(p: Passage) -> list[str]:
+    """The speakers of an exchange's lines, in order of first appearance."""
+    return list(p.speakers or ([p.speaker] if p.speaker else []))
 
 
 def _attributed(p: Passage, start: int, end: int) -> str:
     """The sentence ``p.text[start:end]``; in an exchange (several speakers' lines), prefixed with
-    the label of the line it stands in, so the quote names who said it."""
+    the label of the turn it stands in, so the quote names who said it. A turn's own later
+    paragraphs carry no label: the label is the nearest line above that starts with one of the
+    exchange's speakers."""
     sentence = p.text[start:end]
-    if p.last_turn is None:
+    if p.last_turn is None or not p.speakers:
         return sentence
-    line_start = p.text.rfind("\n\n", 0, start)
-    line_start = 0 if line_start < 0 else line_start + 2
-    m = _LINE_LABEL.match(p.text, line_start)
-    if not m or start < m.end():  # no label, or the sentence begins the line and carries its label
-        return sentence
-    return f"{m.group(1)}: {sentence}"
+    labels = [f"{s}: " for s in p.speakers]
+    line_start = start
+    while True:
+        line_start = p.text.rfind("\n\n", 0, line_start)
+        at = 0 if line_start < 0 else line_start + 2
+        label = next((lab for lab in labels if p.text.startswith(lab, at)), None)
+        if label is not None:
+            if start < at + len(label):  # the sentence begins the line, its label included
+                return sentence
+            return f"{label}{sentence}"
+        if line_start < 0:
+            return sentence

@@ -180,6 +180,7 @@ def _exchange_passages(rel: str, parsed: ParsedTranscript, first_id: int, max_to
             text=EXCHANGE_LINE_SEPARATOR.join(exchange_line(t) for t in group),
             start=group[0].start, end=group[-1].end,
             last_turn=group[-1].index if len(group) > 1 else None,
+            speakers=list(dict.fromkeys(t.speaker for t in group if t.speaker)) if len(group) > 1 else None,
         ))
 
     i = 0

@@ -70,10 +70,11 @@ class Passage:
     end: float | None = None
     last_part: int | None = None  # a hit that joins overlapping windows part..last_part of one turn
     last_turn: int | None = None  # a passage of several consecutive turns (an exchange): turn..last_turn
+    speakers: list[str] | None = None  # an exchange's speaker labels, in order of first appearance
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        for key in ("last_part", "last_turn"):  # absent unless used, so stored lines stay as they were
+        for key in ("last_part", "last_turn", "speakers"):  # absent unless used, so stored lines stay as they were
             if data[key] is None:
                 del data[key]
         return data

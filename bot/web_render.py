@@ -110,6 +110,13 @@ def answer_html(answer: str, n_hits: int, anchor: str) -> str:
     return re.sub(r"\[(\d{1,3})\]", cite, esc(answer))
 
 
+def speaker_names(hit: dict[str, Any]) -> str:
+    """Who speaks in a hit: its speaker, or every speaker of an exchange."""
+    if hit.get("last_turn") is not None and hit.get("speakers"):
+        return ", ".join(hit["speakers"])
+    return hit.get("speaker") or "(no speaker label)"
+
+
 def meta_line(hit: dict[str, Any]) -> str:
     """Title (linked), date, place, turn: what tells repeated titles apart."""
     bits = [
@@ -184,7 +191,7 @@ def card_html(hit: dict[str, Any], anchor: str, abstained: bool, neighbours: Seq
     return (
         f'<article class="tb-card" id="{anchor}-h{rank}">'
         f'<div class="tb-card-head"><span class="tb-num">[{rank}]</span>'
-        f'<span class="tb-speaker">{esc(hit.get("speaker") or "(no speaker label)")}</span>'
+        f'<span class="tb-speaker">{esc(speaker_names(hit))}</span>'
         f"{relevance_badge(hit, abstained)}</div>"
         f'<div class="tb-meta">{meta_line(hit)} · {source}</div>'
         f"{reply}"

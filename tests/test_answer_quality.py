@@ -89,6 +89,9 @@ def test_a_meeting_is_cut_into_exchanges_that_cite_their_turns_and_stay_verbatim
         assert h["text"] in source  # "Label: text" lines joined as the source joins them
         if h.get("last_turn") is not None:
             assert f"turns {h['turn']}-{h['last_turn']}" in h["citation"]
+            # The citation names every speaker of the exchange, not only the one with most words.
+            labels = list(dict.fromkeys(re.findall(r"(?m)^([^:\n]{1,80}): ", h["text"])))
+            assert h["speakers"] == labels and h["citation"].split(", “")[0].endswith(", ".join(labels))
             assert len(re.findall(r"(?m)^[^:\n]{1,80}: ", h["text"])) >= 2
     assert any(h.get("last_turn") is not None for h in result["hits"])
 
@@ -177,3 +180,20 @@ def test_event_words_allow_for_inflection():
     words = {"interview", "austrian", "orf", "television", "channel", "june", "2018"}
     assert _names_event("austria's", words) and _names_event("orf", words) and _names_event("interview", words)
     assert not _names_event("reserves", words) and not _names_event("euros", words)
+
+
+def test_an_exchange_names_all_its_speakers_and_quotes_with_the_right_label():
+    from bot.answer import _attributed, citation_line
+    from bot.web_render import speaker_names
+
+    text = "A: Hello there. Next one.\n\nB: Fine: thanks. Really.\n\nSecond paragraph of B. Yes indeed."
+    p = Passage(0, "m.txt", "Meeting", None, None, None, "B", 3, 0, text, last_turn=4, speakers=["A", "B"])
+    assert citation_line(p, 1).startswith("[1] A, B, “Meeting”") and "turns 3-4" in citation_line(p, 1)
+    assert speaker_names({"last_turn": 4, "speakers": ["A", "B"], "speaker": "B"}) == "A, B"
+
+    def quote(s: str) -> str:
+        i = text.index(s)
+        return _attributed(p, i, i + len(s))
+
+    assert quote("A: Hello there.") == "A: Hello there." and quote("Next one.") == "A: Next one."
+    assert quote("Really.") == "B: Really." and quote("Yes indeed.") == "B: Yes indeed."  # "Fine:" is no speaker
