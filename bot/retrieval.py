@@ -1,12 +1,17 @@
-"""Finding the passages that answer a question: dense + keyword search, fused, then boosted.
+"""Finding the passages that answer a question: dense + keyword search, fused, boosted, in stages.
 
 Dense search (FAISS over sentence embeddings) finds paraphrases; BM25 finds names, numbers
-and rare terms. Their candidates are pooled and fused (reciprocal rank fusion by default,
-or a weighted sum of normalised scores), then nudged by what the question itself says: the
-person it asks about, the month or year it names, the transcript a follow-up continues.
-Explicit filters (speaker labels, date range, transcripts) restrict the search instead.
-The top similarity also decides abstention: when nothing is close enough, the caller is told
-so and still gets the closest passages.
+and rare terms. Their candidates are pooled and fused (a weighted sum of cosine and
+normalised BM25 by default; reciprocal rank fusion, dense or keyword alone for comparison),
+then nudged by what the question itself says: the person it asks about, the month or year
+it names, the transcripts whose title it names or that a follow-up continues. A passage is
+also judged by its own content: a short reply, or a question the next turn answers, is
+discounted. Two later stages rank within the transcripts the question is about: those whose
+title it names, by the question without the event's words (`Focus`), and the few the first
+pass is about, whose passages all compete and gain with their transcript's best score.
+Finally the hits are grouped: one hit per piece of content (`group_hits`). Explicit filters
+(speaker labels, date range, transcripts) restrict the search instead. Abstention is decided
+by the core (`abstention.py`) from the similarities returned here.
 """
 
 from __future__ import annotations
