@@ -17,13 +17,13 @@ BOT=.venv/bin/transcript-bot
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 mkdir -p "$WORK"
 
-lay_out() {  # lay_out DEST SOURCE-FOLDER... : copy transcripts and manifests into DEST/corpus/<name>/
+lay_out() {  # lay_out DEST NAME=SOURCE-FOLDER... : copy transcripts and manifests into DEST/corpus/NAME/
   local dest=$1; shift
-  for src in "$@"; do
-    local name; name=$(basename "$src")
+  for pair in "$@"; do
+    local name=${pair%%=*} src=${pair#*=}
     mkdir -p "$dest/corpus/$name"
     cp -u "$src"/*.txt "$dest/corpus/$name/"
-    [ -f "$src/manifest.jsonl" ] && cp -u "$src/manifest.jsonl" "$dest/corpus/$name/"
+    if [ -f "$src/manifest.jsonl" ]; then cp -u "$src/manifest.jsonl" "$dest/corpus/$name/"; fi
   done
 }
 
@@ -32,8 +32,8 @@ mkdir -p "$WORK/kremlin-full/corpus/kremlin"
 cp -u corpus/kremlin/*.txt "$SHARED"/corpus/kremlin_extra/*.txt "$WORK/kremlin-full/corpus/kremlin/"
 cat corpus/kremlin/manifest.jsonl "$SHARED/corpus/kremlin_extra/manifest.jsonl" > "$WORK/kremlin-full/corpus/kremlin/manifest.jsonl"
 [ -d "$WORK/kremlin-full/index" ] || cp -r index "$WORK/kremlin-full/index"
-lay_out "$WORK/qmsum" "$SHARED/corpus/qmsum_val/transcripts"
-lay_out "$WORK/calls" "$SHARED/corpus/earnings21" "$SHARED/corpus/seenunseen_podcast"
+lay_out "$WORK/qmsum" "qmsum=$SHARED/corpus/qmsum_val/transcripts"
+lay_out "$WORK/calls" "earnings21=$SHARED/corpus/earnings21" "seenunseen=$SHARED/corpus/seenunseen_podcast"
 
 for set in kremlin-full qmsum calls; do
   $BOT index --corpus "$WORK/$set/corpus" --index "$WORK/$set/index"
