@@ -40,7 +40,7 @@ class Hit:
             "relevance": self.relevance, "transcript": p.transcript, "title": p.title, "date": p.date,
             "place": p.place, "url": p.url, "link": source_link(p), "speaker": p.speaker, "turn": p.turn,
             "part": p.part, "last_part": p.last_part, "last_turn": p.last_turn, "turns": turn_reference(p),
-            "speakers": exchange_speakers(p) if p.last_turn is not None else ([p.speaker] if p.speaker else []),
+            "speakers": exchange_speakers(p),
             "start": p.start, "end": p.end, "timestamp": timestamp(p.start),
             "text": p.text, "context": p.context, "context_speaker": p.context_speaker,
             "highlights": [list(h) for h in self.highlights], "citation": self.citation(),
@@ -102,8 +102,7 @@ def human_date(iso: str | None) -> str:
 
 def citation_line(p: Passage, rank: int | None = None) -> str:
     """One-line human reference: [n] Speaker, "Title", date, place, turn N[, at hh:mm:ss], url."""
-    who = ", ".join(exchange_speakers(p)) if p.last_turn is not None else p.speaker
-    bits = [who or "(no speaker label)", f"“{p.title}”", human_date(p.date)]
+    bits = [", ".join(exchange_speakers(p)) or "(no speaker label)", f"“{p.title}”", human_date(p.date)]
     if p.place:
         bits.append(p.place)
     bits.append(turn_reference(p))
@@ -223,7 +222,7 @@ def _unlabelled(p: Passage, sentence: str) -> str:
 
 
 def exchange_speakers(p: Passage) -> list[str]:
-    """The speakers of an exchange's lines, in order of first appearance."""
+    """Who speaks in ``p``: an exchange's speakers in order of first appearance, else its speaker."""
     return list(p.speakers or ([p.speaker] if p.speaker else []))
 
 

@@ -146,19 +146,37 @@ def passages_for(
         context, context_speaker = None, None
         if previous is not None and previous.speaker != turn.speaker and turn.speaker is not None:
             context, context_speaker = _clip_words(previous.text, CONTEXT_WORDS * 2), previous.speaker
-        spans = windows(text, max_tokens)
-        lead = first_sentence(text) if len(spans) > 1 else None
-        for part, (s, e) in enumerate(spans):
-            out.append(
-                Passage(
-                    id=first_id + len(out), transcript=rel, title=meta.title, date=meta.date,
-                    place=meta.place, url=meta.url, speaker=turn.speaker, turn=turn.index,
-                    part=part, text=text[s:e], context=context, context_speaker=context_speaker,
-                    lead=lead if part > 0 else None, start=turn.start, end=turn.end,
-                )
-            )
+        out.extend(_turn_windows(rel, parsed, turn, first_id + len(out), max_tokens, context, context_speaker))
         previous = turn
     return out
+
+
+def _turn_windows(rel: str, parsed: ParsedTranscript, turn: Turn, first_id: int, max_tokens: int,
+                  context: str | None = None, context_speaker: str | None = None) -> list[Passage]:
+    """The passages of one turn: the whole turn, or its sentence windows, ids from ``first_id``."""
+    meta, text = parsed.meta, turn.text
+    spans = windows(text, max_tokens)
+    lead = first_sentence(text) if len(spans) > 1 else None
+    return [
+        Passage(
+            id=first_id + part, transcript=rel, title=meta.title, date=meta.date,
+            place=meta.place, url=meta.url, speaker=turn.speaker, turn=turn.index,
+            part=part, text=text[s:e], context=context, context_speaker=context_speaker,
+            lead=lead if part > 0 else None, start=turn.start, end=turn.end,
+        )
+        for part, (s, e) in enumerate(spans)
+    ]
+
+
+def join_overlapping(first: str, second: str, min_overlap: int = 10) -> str | None:
+    """``first`` and ``second`` joined on their shared text (a suffix of one, a prefix of the
+    other): consecutive windows of one turn share a sentence. None when they share less than
+    ``min_overlap`` characters: then the exact source text between them is unknown, and
+    joining would not be verbatim."""
+    for n in range(min(len(first), len(second)), min_overlap - 1, -1):
+        if first.endswith(second[:n]):
+            return first + second[n:]
+    return None
 
 
 def _exchange_passages(rel: str, parsed: ParsedTranscript, first_id: int, max_tokens: int) -> list[Passage]:
@@ -186,15 +204,7 @@ def _exchange_passages(rel: str, parsed: ParsedTranscript, first_id: int, max_to
     i = 0
     while i < len(turns):
         if cost[i] > max_tokens // 2:  # a long turn: its own windows, as in an interview
-            spans = windows(turns[i].text, max_tokens)
-            lead = first_sentence(turns[i].text) if len(spans) > 1 else None
-            for part, (s, e) in enumerate(spans):
-                t = turns[i]
-                out.append(Passage(
-                    id=first_id + len(out), transcript=rel, title=meta.title, date=meta.date, place=meta.place,
-                    url=meta.url, speaker=t.speaker, turn=t.index, part=part, text=t.text[s:e],
-                    lead=lead if part > 0 else None, start=t.start, end=t.end,
-                ))
+            out.extend(_turn_windows(rel, parsed, turns[i], first_id + len(out), max_tokens))
             i += 1
             continue
         j, used = i, 0

@@ -22,7 +22,7 @@ import numpy as np
 from . import store
 from .abstention import decide
 from .answer import NOT_FOUND, Answer, Hit, compose_answer, ranked_labels, relevance_label
-from .chunking import PASSAGE_RULES
+from .chunking import PASSAGE_RULES, join_overlapping
 from .dates import normalise_iso
 from .embedding import Embedder, load_embedder
 from .errors import BadQuery, BotError
@@ -384,11 +384,11 @@ def _names_event(word: str, event_words: set[str]) -> bool:
 
 
 def _join_windows(texts: list[str]) -> str:
-    """Re-join overlapping sentence windows of one turn into its full text."""
+    """Re-join sentence windows of one turn into its full text (on their shared sentence; a
+    space where two windows share none)."""
     whole = texts[0]
     for nxt in texts[1:]:
-        overlap = next((n for n in range(min(len(whole), len(nxt)), 9, -1) if whole.endswith(nxt[:n])), 0)
-        whole = whole + ("" if overlap else " ") + nxt[overlap:]
+        whole = join_overlapping(whole, nxt) or f"{whole} {nxt}"
     return whole
 
 

@@ -123,48 +123,20 @@ class KeywordIndex:
 
         A term repeated in the question counts once per occurrence, as in bm25s.
         """
-        weights: dict[int, float] = {}
-        for t in self.tokens(text):
-            if t in self._column:
-                weights[self._column[t]] = weights.get(self._column[t], 0.0) + 1.0
-        return self.weighted_scores(weights)
-
-    def weighted_scores(self, weights: dict[int, float]) -> np.ndarray:
-        """BM25 of every row for a query of term columns, each counted ``weight`` times."""
         out = np.zeros(self.n_docs, dtype=np.float32)
-        if not weights or self.n_docs == 0:
+        known = [self._column[t] for t in self.tokens(text) if t in self._column]
+        if not known or self.n_docs == 0:
             return out
         if self._by_term is None:
             self._prepare()
         by_term, (idf, norm) = self._by_term, self._weights
         acc = np.zeros(self.n_docs, dtype=np.float64)
-        for col, w in weights.items():
+        for col in known:
             lo, hi = by_term.indptr[col], by_term.indptr[col + 1]
             rows, tf = by_term.indices[lo:hi], by_term.data[lo:hi].astype(np.float64)
-            acc[rows] += w * idf[col] * tf / (norm[rows] + tf)
+            acc[rows] += idf[col] * tf / (norm[rows] + tf)
         out[:] = acc
         return out
-
-    def feedback_terms(self, rows: np.ndarray, n: int, exclude: str = "") -> dict[int, float]:
-        """Pseudo-relevance feedback: the ``n`` terms most characteristic of ``rows`` (the best
-        passages of a first pass), weighted by their share of those rows' words times IDF,
-        scaled so the best term weighs 1; the terms of ``exclude`` (the question) left out."""
-        if not len(rows) or self.n_docs == 0:
-            return {}
-        if self._by_term is None:
-            self._prepare()
-        idf = self._weights[0]
-        sub = self.counts[np.asarray(rows, dtype=np.int64)].astype(np.float64)
-        lengths = np.maximum(np.asarray(sub.sum(axis=1)).ravel(), 1.0)
-        share = np.asarray((sp.diags(1.0 / lengths) @ sub).sum(axis=0)).ravel() * idf
-        for t in self.tokens(exclude):
-            if t in self._column:
-                share[self._column[t]] = 0.0
-        top = np.argsort(-share)[:n]
-        top = top[share[top] > 0]
-        if not len(top):
-            return {}
-        return {int(c): float(share[c] / share[top[0]]) for c in top}
 
     # -- files ----------------------------------------------------------------------------
 

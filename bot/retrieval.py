@@ -21,6 +21,7 @@ from typing import Iterable
 
 import numpy as np
 
+from .chunking import join_overlapping
 from .dates import in_range
 from .records import Passage, is_question_of
 from .store import IndexData
@@ -63,11 +64,6 @@ class RetrievalConfig:
     focus_pool: int = 600  # at most this many passages of the focused transcripts join the candidates
     about_transcripts: int = 5  # the transcripts of the first pass's best passages whose passages all compete
     about_weight: float = 1.0  # a passage gains this share of its transcript's best score (relative)
-    # Pseudo-relevance feedback for the vocabulary gap: the terms that characterise the first
-    # pass's best passages join the keyword query (off when prf_docs is 0).
-    prf_docs: int = 0
-    prf_terms: int = 10
-    prf_weight: float = 0.3
     abstain_below: float = 0.35  # top dense similarity under which the bot abstains
     abstain_below_if_unknown: float = 0.5  # the same, when a question word is unknown to the corpus
 
@@ -186,25 +182,11 @@ class Retriever:
         detail_keyword = data.keyword.scores(focus.keyword_text) if focus is not None else None
         final, dense, keyword = self._score(rows, query_vector, keyword_all, boosts, cfg, focus, focus_rows,
                                             detail_keyword)
-        if cfg.prf_docs > 0 and cfg.fusion != "dense":
-            top_rows = rows[np.argsort(-final)[: cfg.prf_docs]]
-            terms = data.keyword.feedback_terms(top_rows, cfg.prf_terms, keyword_text)
-            if terms:
-                expansion = data.keyword.weighted_scores(terms)
-                if allowed is not None:
-                    expansion = np.where(mask, expansion, 0.0)
-                if expansion.max() > 0:
-                    keyword_all = keyword_all + cfg.prf_weight * expansion * (keyword_all.max() or 1.0) / expansion.max()
-                    more = np.argsort(-keyword_all)[: cfg.candidates]
-                    rows = np.union1d(rows, more[keyword_all[more] > 0])
-                    final, dense, keyword = self._score(rows, query_vector, keyword_all, boosts, cfg, focus,
-                                                        focus_rows, detail_keyword)
         if cfg.about_transcripts > 0 and cfg.fusion != "keyword":
             # Stage two: the transcripts the first pass is about. All their passages compete
             # (ranked, like the title-matched ones, by the question's detail when it named an
             # event), and each passage gains with its transcript's best score.
-            best = np.zeros(len(data.transcript_names), dtype=np.float32)
-            np.maximum.at(best, data.row_transcript[rows], final)
+            best = self._transcript_best(rows, final)
             about = [data.transcript_names[i] for i in np.argsort(-best)[: cfg.about_transcripts] if best[i] > 0]
             extra = self._rows_of(about, allowed)[: cfg.focus_pool]
             if len(extra):
@@ -213,8 +195,7 @@ class Retriever:
                 rows = np.union1d(rows, extra)
                 final, dense, keyword = self._score(rows, query_vector, keyword_all, boosts, cfg, focus,
                                                     extra if focus is not None else None, detail_keyword)
-            best = np.zeros(len(data.transcript_names), dtype=np.float32)
-            np.maximum.at(best, data.row_transcript[rows], final)
+            best = self._transcript_best(rows, final)
             top = float(best.max())
             if top > 0 and cfg.about_weight > 0:
                 final = final * (1.0 + cfg.about_weight * best[data.row_transcript[rows]] / top)
@@ -266,6 +247,12 @@ class Retriever:
         if cfg.question_penalty > 0:
             final = final * np.where(data.is_question[rows], 1.0 - cfg.question_penalty, 1.0).astype(np.float32)
         return final, dense, keyword
+
+    def _transcript_best(self, rows: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """Per transcript (in ``transcript_names`` order), the best score among ``rows``."""
+        best = np.zeros(len(self.data.transcript_names), dtype=np.float32)
+        np.maximum.at(best, self.data.row_transcript[rows], scores)
+        return best
 
     def _rows_of(self, transcripts, allowed: np.ndarray | None) -> np.ndarray:
         rows = np.flatnonzero(self.data.transcript_mask(transcripts))
@@ -396,16 +383,6 @@ def _merge_into(hits: list[ScoredPassage], s: ScoredPassage, max_words: int) -> 
 def _parts(p: Passage) -> int:
     """How many windows ``p`` spans (merged hits span several)."""
     return (p.last_part - p.part + 1) if p.last_part is not None else 1
-
-
-def join_overlapping(first: str, second: str, min_overlap: int = 10) -> str | None:
-    """``first`` and ``second`` joined on their shared text (a suffix of one, a prefix of the
-    other), or None when they share less than ``min_overlap`` characters: then the exact
-    source text between them is unknown, and joining would not be verbatim."""
-    for n in range(min(len(first), len(second)), min_overlap - 1, -1):
-        if first.endswith(second[:n]):
-            return first + second[n:]
-    return None
 
 
 def _ranks(scores: np.ndarray) -> np.ndarray:

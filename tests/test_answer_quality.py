@@ -18,12 +18,12 @@ import numpy as np
 import pytest
 
 from bot.answer import ranked_labels
-from bot.chunking import passages_for
+from bot.chunking import join_overlapping, passages_for
 from bot.core import _names_event
 from bot.evaluation import EvalQuestion, is_hit, load_questions, qmsum_evidence
 from bot.formats import parse_text
 from bot.records import Passage
-from bot.retrieval import RetrievalConfig, ScoredPassage, content_factor, group_hits, join_overlapping
+from bot.retrieval import RetrievalConfig, ScoredPassage, content_factor, group_hits
 
 from test_cli import run
 
