@@ -5,12 +5,17 @@ A corpus is a folder tree of transcript files. Each folder may hold a ``manifest
 file may have a same-name ``.json`` sidecar; both supply or override the metadata read from
 the file itself. Every transcript gets a fingerprint of its bytes and its metadata, which
 is how the indexer knows what changed without parsing or embedding anything.
+
+Nothing outside the corpus folder is ever read: a symbolic link is followed only when it
+points to a file inside the corpus; links that leave it, dangle, loop, or point to a folder
+are reported (one line each) and skipped. Hidden files and folders are ignored.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -51,7 +56,7 @@ def scan(root: Path, max_bytes: int = MAX_FILE_BYTES) -> CorpusScan:
     problems: list[str] = []
     manifests: dict[Path, dict[str, dict[str, Any]]] = {}
     files: list[CorpusFile] = []
-    for path in sorted(_walk(root)):
+    for path in sorted(_walk(root, problems)):
         rel = path.relative_to(root).as_posix()
         name = path.name.lower()
         if name == MANIFEST or not name.endswith(tuple(EXTENSIONS)):
@@ -65,7 +70,7 @@ def scan(root: Path, max_bytes: int = MAX_FILE_BYTES) -> CorpusScan:
             manifests[folder] = _read_manifest(folder / MANIFEST, root, problems)
         meta = dict(manifests[folder].get(path.name, {}))
         sidecar = path.with_suffix(".json")
-        if sidecar != path and sidecar.exists():
+        if sidecar != path and sidecar.exists() and _inside(sidecar, root):
             meta.update(_read_sidecar(sidecar, root, problems))
         try:
             size = path.stat().st_size
@@ -109,12 +114,52 @@ def read_transcript(item: CorpusFile, max_bytes: int = MAX_FILE_BYTES) -> Parsed
     return parsed
 
 
-def _walk(root: Path) -> Iterator[Path]:
-    for path in root.rglob("*"):
-        if any(part.startswith(".") for part in path.relative_to(root).parts):
-            continue
-        if path.is_file():
-            yield path
+def _walk(root: Path, problems: list[str]) -> Iterator[Path]:
+    """Every regular file under ``root`` that is safe to read (see the module docstring).
+
+    Symbolic links to folders are not descended into (no loops, no duplicates); a symbolic
+    link to a file is kept only when its target lies inside the corpus.
+    """
+    top = root.resolve()
+    for folder, dirs, names in os.walk(root, followlinks=False):
+        here = Path(folder)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in [*dirs, *names]:
+            if name.startswith("."):
+                continue
+            path = here / name
+            if path.is_symlink():
+                problem = _link_problem(path, top)
+                if problem:
+                    problems.append(f"{path.relative_to(root).as_posix()}: {problem}; skipped")
+                    continue
+            if name in names and path.is_file():
+                yield path
+
+
+def _link_problem(link: Path, top: Path) -> str | None:
+    """Why the symbolic link ``link`` must not be followed, or None when it may be."""
+    try:
+        target = link.resolve(strict=True)
+    except FileNotFoundError:
+        return "symbolic link to nothing (dangling)"
+    except (RuntimeError, OSError) as exc:  # a loop raises RuntimeError or ELOOP
+        return "symbolic link loop" if "loop" in str(exc).lower() or isinstance(exc, RuntimeError) else \
+            f"unreadable symbolic link ({exc})"
+    if target.is_dir():
+        return "symbolic link to a folder (not followed)"
+    if target != top and top not in target.parents:
+        return "symbolic link to a file outside the corpus"
+    return None
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Whether ``path`` (after following links) lies inside the corpus ``root``."""
+    try:
+        target, top = path.resolve(strict=True), root.resolve()
+    except (OSError, RuntimeError):
+        return False
+    return top in target.parents
 
 
 def _has_transcript_sibling(path: Path) -> bool:
@@ -131,6 +176,9 @@ def _read_manifest(path: Path, root: Path, problems: list[str]) -> dict[str, dic
     if not path.exists():
         return {}
     rel = path.relative_to(root).as_posix()
+    if not _inside(path, root):
+        problems.append(f"{rel}: symbolic link to outside the corpus; metadata from it ignored")
+        return {}
     entries: dict[str, dict[str, Any]] = {}
     try:
         lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()

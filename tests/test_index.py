@@ -200,3 +200,61 @@ def test_old_generation_is_kept_for_readers_and_older_removed(tmp_path, embedder
         _sync(corpus, index, embedder)
     gens = sorted({p.name.split(".")[1] for p in index.iterdir() if p.name.startswith(("passages.", "vectors."))})
     assert gens == ["000003", "000004"]
+
+
+def test_skipped_files_do_not_leave_the_index_stale(tmp_path, embedder):
+    """A file `index` cannot read is recorded with its fingerprint: known, not "new", until edited."""
+    from bot.indexer import freshness
+
+    corpus = copy_small_corpus(tmp_path / "c", files=__import__("conftest").SMALL_FILES[:1])
+    (corpus / "kremlin" / "empty.txt").write_text("")
+    (corpus / "kremlin" / "binary.txt").write_bytes(b"\x00\x01\x02 not text \x00")
+    index = tmp_path / "ix"
+    _sync(corpus, index, embedder)
+    manifest = store.read_manifest(index)
+    fresh = freshness(corpus, manifest)
+    assert not fresh.stale, fresh.describe()
+    assert set(fresh.skipped) == {"kremlin/empty.txt", "kremlin/binary.txt"}
+    assert "2 unreadable files skipped" in fresh.describe()
+    generation = manifest["files"]
+    # A second update has nothing to do and writes nothing.
+    again = _sync(corpus, index, embedder)
+    assert not again.wrote and store.read_manifest(index)["files"] == generation
+    # Adding only an unreadable file is recorded too (a new manifest, no passage touched).
+    (corpus / "kremlin" / "later.txt").write_text("   \n")
+    report = _sync(corpus, index, embedder)
+    assert report.wrote and report.embedded == 0
+    assert not freshness(corpus, store.read_manifest(index)).stale
+    # Fixed, the file is new again and gets indexed.
+    (corpus / "kremlin" / "empty.txt").write_text("Fixed\n\nJohn Smith: The fishing quota is now 40 tonnes.\n")
+    assert freshness(corpus, store.read_manifest(index)).added == ["kremlin/empty.txt"]
+    report = _sync(corpus, index, embedder)
+    assert report.added == ["kremlin/empty.txt"]
+    assert set(freshness(corpus, store.read_manifest(index)).skipped) == {"kremlin/binary.txt", "kremlin/later.txt"}
+
+
+def test_symlinks_never_read_outside_the_corpus(tmp_path, embedder):
+    import os
+
+    corpus = copy_small_corpus(tmp_path / "c", files=__import__("conftest").SMALL_FILES[:1])
+    outside = tmp_path / "secret.txt"
+    outside.write_text("Secret\n\nJohn Smith: The password is swordfish.\n")
+    inside = corpus / "kremlin" / __import__("conftest").SMALL_FILES[0]
+    os.symlink(outside, corpus / "kremlin" / "passwd.txt")
+    os.symlink("/etc/hostname", corpus / "kremlin" / "hostname.txt")
+    os.symlink(tmp_path / "nowhere.txt", corpus / "kremlin" / "dangling.txt")
+    os.symlink(corpus / "kremlin" / "loop-b.txt", corpus / "kremlin" / "loop-a.txt")
+    os.symlink(corpus / "kremlin" / "loop-a.txt", corpus / "kremlin" / "loop-b.txt")
+    os.symlink(tmp_path, corpus / "up")  # a folder link (here: a way back out of the corpus)
+    os.symlink(inside, corpus / "alias.txt")  # a link to a transcript inside the corpus is fine
+    report = _sync(corpus, tmp_path / "ix", embedder)
+    texts = " ".join(p.text for p in store.load(tmp_path / "ix").passages)
+    assert "swordfish" not in texts
+    names = {p.transcript for p in store.load(tmp_path / "ix").passages}
+    assert names == {f"kremlin/{inside.name}", "alias.txt"}
+    problems = "\n".join(report.problems)
+    assert "kremlin/passwd.txt: symbolic link to a file outside the corpus; skipped" in problems
+    assert "kremlin/hostname.txt: symbolic link to a file outside the corpus; skipped" in problems
+    assert "kremlin/dangling.txt: symbolic link to nothing (dangling); skipped" in problems
+    assert "kremlin/loop-a.txt: symbolic link loop; skipped" in problems
+    assert "up: symbolic link to a folder (not followed); skipped" in problems
