@@ -261,12 +261,16 @@ def format_answer_json(result: dict[str, Any]) -> str:
 def cmd_stats(args: argparse.Namespace) -> int:
     bot = _open_bot(args)
     stats = bot.stats()
-    stats["freshness"] = bot.freshness().describe() if Path(bot.settings.corpus).exists() else "corpus folder not found"
+    fresh = bot.freshness() if Path(bot.settings.corpus).exists() else None
+    stats["freshness"] = fresh.describe() if fresh else "corpus folder not found"
+    stats["skipped"] = fresh.skipped if fresh else {}
     if args.json:
         _print_json(stats)
         return 0
     print(f"index:        {stats['index']} (generation {stats['generation']}, {stats['index_bytes'] / 1e6:.1f} MB)")
     print(f"corpus:       {stats['corpus']} ({stats['freshness']})")
+    for reason in stats["skipped"].values():
+        print(f"  skipped:    {reason}")
     print(f"transcripts:  {stats['transcripts']}")
     print(f"passages:     {stats['passages']}")
     print(f"speakers:     {stats['speakers']}")

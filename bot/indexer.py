@@ -81,30 +81,53 @@ class SyncReport:
 
 @dataclass
 class Freshness:
-    """How the index compares with the corpus, without reading or embedding anything."""
+    """How the index compares with the corpus, without reading or embedding anything.
+
+    ``skipped`` lists the files the last update could not read (with the reason), as long as
+    they are unchanged since: they are known, not new, so they never make the index stale.
+    """
 
     added: list[str]
     changed: list[str]
     removed: list[str]
+    skipped: dict[str, str] = field(default_factory=dict)  # file -> why it is not indexed
 
     @property
     def stale(self) -> bool:
         return bool(self.added or self.changed or self.removed)
 
     def describe(self) -> str:
+        n = len(self.skipped)
+        skipped = f"; {n} unreadable file{'s' if n != 1 else ''} skipped" if n else ""
         if not self.stale:
-            return "up to date"
-        return f"stale: {len(self.added)} new, {len(self.changed)} changed, {len(self.removed)} removed transcripts"
+            return "up to date" + skipped
+        return (f"stale: {len(self.added)} new, {len(self.changed)} changed, {len(self.removed)} removed "
+                f"transcripts{skipped}")
 
 
 def freshness(corpus: Path, manifest: dict[str, Any]) -> Freshness:
-    files = scan(corpus).files
+    return compare(scan(corpus).files, manifest)
+
+
+def compare(files: list[CorpusFile], manifest: dict[str, Any]) -> Freshness:
+    """Compare a corpus listing with an index manifest by fingerprints.
+
+    A file the last update skipped (unreadable) counts as known while its fingerprint is the
+    one recorded in the manifest's ``skipped`` table; edited, it is new (or changed) again.
+    """
     known = manifest.get("transcripts", {})
+    skipped = manifest.get("skipped", {})
     seen = {f.rel: f.fingerprint for f in files}
+
+    def skipped_as_is(rel: str) -> bool:
+        return skipped.get(rel, {}).get("fingerprint") == seen[rel]
+
     return Freshness(
-        added=sorted(r for r in seen if r not in known),
-        changed=sorted(r for r, fp in seen.items() if r in known and known[r]["fingerprint"] != fp),
+        added=sorted(r for r in seen if r not in known and not skipped_as_is(r)),
+        changed=sorted(r for r, fp in seen.items()
+                       if r in known and known[r]["fingerprint"] != fp and not skipped_as_is(r)),
         removed=sorted(r for r in known if r not in seen),
+        skipped={r: skipped[r].get("reason", "unreadable") for r in sorted(seen) if r in skipped and skipped_as_is(r)},
     )
 
 
@@ -162,15 +185,26 @@ def sync(
         fresh: list[Passage] = []
         fresh_start: dict[str, int] = {}  # transcript -> its first row in ``fresh``
         transcripts: dict[str, Any] = {}
+        old_skipped: dict[str, Any] = old.manifest.get("skipped", {}) if old else {}
+        skipped: dict[str, Any] = {}  # files that could not be read, by fingerprint: not retried until edited
         for item in listing.files:
             before = old_transcripts.get(item.rel)
             if before and before["fingerprint"] == item.fingerprint:
                 report.unchanged.append(item.rel)
                 transcripts[item.rel] = before
                 continue
+            was = old_skipped.get(item.rel)
+            if was and was.get("fingerprint") == item.fingerprint:  # unreadable last time, unchanged since
+                skipped[item.rel] = was
+                report.problems.append(was.get("reason", f"{item.rel}: unreadable; skipped"))
+                if before:
+                    report.kept_stale.append(item.rel)
+                    transcripts[item.rel] = before
+                continue
             try:
                 parsed = read_transcript(item, max_bytes)
             except UnreadableFile as exc:
+                skipped[item.rel] = {"fingerprint": item.fingerprint, "reason": str(exc)}
                 if before:
                     report.kept_stale.append(item.rel)
                     report.problems.append(f"{exc}; its previously indexed version is kept")
@@ -190,7 +224,8 @@ def sync(
         old_kind = old.manifest.get("vector_index", {}).get("kind", "flat") if old else None
         n_passages = sum(int(e.get("passages", 0)) for e in transcripts.values())
         kind = _vector_kind(approximate, old_kind, n_passages)
-        if old and not fresh and not report.removed and kind == old_kind and not upgrading:
+        if (old and not fresh and not report.removed and kind == old_kind and not upgrading
+                and skipped == old_skipped):
             report.passages = n_passages
             report.seconds = time.perf_counter() - started
             return report  # only unreadable changes, whose old versions stay: nothing to write
@@ -271,6 +306,7 @@ def sync(
             "corpus": str(corpus),
             "next_id": next_id,
             "transcripts": dict(sorted(transcripts.items())),
+            "skipped": dict(sorted(skipped.items())),
         }
         store.write(index_dir, manifest, lines, index, keyword, title_vectors)
         report.lap("write")
@@ -282,10 +318,7 @@ def sync(
 
 def _nothing_changed(files: list[CorpusFile], manifest: dict[str, Any], approximate: bool | None) -> bool:
     """Whether the index already matches the corpus, judged from the manifest alone."""
-    known = manifest.get("transcripts", {})
-    if manifest.get("format_version") != store.FORMAT_VERSION or len(known) != len(files):
-        return False
-    if any(f.rel not in known or known[f.rel]["fingerprint"] != f.fingerprint for f in files):
+    if manifest.get("format_version") != store.FORMAT_VERSION or compare(files, manifest).stale:
         return False
     kind = manifest.get("vector_index", {}).get("kind", "flat")
     return kind == _vector_kind(approximate, kind, int(manifest.get("passages", 0)))

@@ -142,3 +142,20 @@ def test_index_command_end_to_end(tmp_path):
     out = run("ask", "Will cod quotas go up?", "--json", "--corpus", str(corpus), "--index", str(tmp_path / "ix"))
     hit = json.loads(out.stdout)["hits"][0]
     assert hit["speaker"] == "John Smith" and hit["place"] == "Oslo" and hit["date"] == "2015-03-03" and hit["turn"] == 0
+
+
+def test_stats_after_index_with_unreadable_files_is_up_to_date(tmp_path):
+    """Files `index` skips are reported by `stats`, and never make the index look stale."""
+    from conftest import SMALL_FILES, copy_small_corpus
+
+    corpus = copy_small_corpus(tmp_path / "c", files=SMALL_FILES[:1])
+    (corpus / "kremlin" / "empty.txt").write_text("")
+    paths = ("--corpus", str(corpus), "--index", str(tmp_path / "ix"))
+    built = run("index", *paths)
+    assert built.returncode == 0, built.stderr
+    out = run("stats", *paths)
+    assert out.returncode == 0, out.stderr
+    assert "(up to date; 1 unreadable file skipped)" in out.stdout
+    assert "skipped:    kremlin/empty.txt: empty file; skipped" in out.stdout
+    again = run("index", *paths, "--json")
+    assert json.loads(again.stdout)["added"] == []
