@@ -60,7 +60,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 DEV_QUESTIONS = REPO / "eval" / "dev-questions.jsonl"
-PARTS = ("build", "incremental", "query", "encoder", "x10", "million", "int8-eval")
+PARTS = ("build", "incremental", "query", "encoder", "x10", "million", "int8-eval", "soak")
 FALLBACK_QUESTIONS = [
     "What did Putin say about gas prices?", "railway to Europe through Russia", "unemployment rate",
     "refugees in Europe", "hydroelectric power plant", "What did the UN Secretary-General discuss?",
@@ -600,10 +600,20 @@ def part_int8_eval(a: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def part_soak(a: argparse.Namespace) -> dict[str, Any]:
+    """10 clients ask the real server while a writer changes the corpus and indexes (bench/soak.py)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from soak import run_soak
+
+    from bot.embedding import load_embedder
+
+    return run_soak(Path(a.workdir) / "soak", load_embedder(), seconds=float(a.seconds or 60))
+
+
 PART_FUNCTIONS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "build": part_build, "incremental": part_incremental, "query": part_query, "encoder": part_encoder,
     "replicate": part_replicate, "extra": part_extra, "million-build": part_million_build,
-    "million-serve": part_million_serve, "int8-eval": part_int8_eval,
+    "million-serve": part_million_serve, "int8-eval": part_int8_eval, "soak": part_soak,
 }
 
 
@@ -654,7 +664,8 @@ def main(argv: list[str] | None = None) -> int:
     # internal: one part in this process
     p.add_argument("--part", help=argparse.SUPPRESS)
     p.add_argument("--result", help=argparse.SUPPRESS)
-    for internal in ("workdir", "index", "label", "prefix", "kind", "extra-limit", "rounds", "sample", "times", "n", "queries"):
+    for internal in ("workdir", "index", "label", "prefix", "kind", "extra-limit", "rounds", "sample", "times", "n", "queries",
+                     "seconds"):
         p.add_argument(f"--{internal}", help=argparse.SUPPRESS)
     p.add_argument("--mmap", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--largest", action="store_true", help=argparse.SUPPRESS)
@@ -723,6 +734,8 @@ def orchestrate(a: argparse.Namespace) -> int:
                         results["million"]["serve"].append(run_part("million-serve", workdir=work, kind=kind, mmap=mmap))
         if a.int8_eval and have_index and "int8-eval" not in skip:
             results["int8_eval"] = run_part("int8-eval", index=index, **common)
+        if "soak" not in skip:
+            results["soak"] = run_part("soak", workdir=work, seconds=20 if a.quick else 60)
     finally:
         results.pop("_latest_parts", None)
         results["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S")
@@ -865,6 +878,16 @@ def format_table(r: dict[str, Any]) -> str:
             add(f"  {'encoder':<8}" + "".join(f"{labels.get(k, k):>13}" for k in ev["fp32"]))
             for name in ("fp32", "int8"):
                 add(f"  {name:<8}" + "".join(f"{str(v):>13}" for v in ev[name].values()))
+    sk = r.get("soak")
+    if sk:
+        section(f"Soak: {sk.get('clients', '?')} clients ask the real server for {sk.get('seconds', '?')} s while the index is updated")
+        if not failed(sk):
+            add(f"  questions answered {sk['questions_answered']}, errors {sk['errors']}, p50 {sk['p50_ms']} ms, "
+                f"p95 {sk['p95_ms']} ms; index updates {sk['index_updates']} (errors {len(sk['index_errors'])}, "
+                f"p50 {sk['sync_p50_s']} s), generations served {len(sk['generations_seen'])}")
+            add(f"  answers not from one complete generation: {sk['answers_not_from_one_complete_generation']}; "
+                f"tracebacks in the server log: {sk['server_log_tracebacks']}; final index equals a fresh full build: "
+                f"{'yes' if not sk['final_index_differs_from_fresh_build'] else sk['final_index_differs_from_fresh_build']}")
     return "\n".join(lines)
 
 

@@ -54,11 +54,13 @@ class Answer:
     abstained: bool
     hits: list[Hit]
     understood: dict[str, Any] = field(default_factory=dict)  # inferred speaker/date/follow-up
+    generation: int | None = None  # the index generation every hit was read from
 
     def to_json(self) -> dict[str, Any]:
         return {
             "question": self.question, "answer": self.answer, "abstained": self.abstained,
-            "understood": self.understood, "hits": [h.to_json() for h in self.hits],
+            "understood": self.understood, "index_generation": self.generation,
+            "hits": [h.to_json() for h in self.hits],
         }
 
 

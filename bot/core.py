@@ -120,6 +120,14 @@ class TranscriptBot:
         finally:
             self._reloading.release()
 
+    def _snapshot(self) -> tuple[store.IndexData, Retriever, SpeakerDirectory]:
+        """The loaded generation's index, retriever and speaker directory, read together under
+        the lock, so that one request never mixes two generations."""
+        with self._lock:
+            data, retriever, directory = self._data, self._retriever, self._directory
+        assert data is not None and retriever is not None and directory is not None
+        return data, retriever, directory
+
     def freshness(self) -> Freshness:
         return freshness(self.settings.corpus, self.data.manifest)
 
@@ -135,11 +143,9 @@ class TranscriptBot:
             raise BadQuery(f"question too long ({len(question)} characters, limit {MAX_QUESTION_CHARS})")
         if opts.k < 1 or opts.k > 100:
             raise BadQuery(f"k must be between 1 and 100, not {opts.k}")
-        filters = self._filters(opts)
         self.maybe_reload()
-        with self._lock:
-            data, retriever, directory = self._data, self._retriever, self._directory
-        assert data is not None and retriever is not None and directory is not None
+        data, retriever, directory = self._snapshot()  # one generation for the whole question
+        filters = self._filters(opts, data, directory)
 
         boosts, understood = self._understand(question, opts, directory)
         context = [c.strip() for c in opts.context if c and c.strip()]
@@ -161,7 +167,7 @@ class TranscriptBot:
             for rel in self._conversation_transcripts(tuple(context), pvec, prev_boosts, retriever):
                 boosts.transcripts[rel] = self.config.transcript_boost
             understood["continues"] = sorted(boosts.transcripts)
-        title_match = self._title_boosts(question, qvec, boosts)
+        title_match = self._title_boosts(question, qvec, boosts, data)
         focus = self._focus(question, title_match, data)
         if focus is not None:
             understood["event"] = {"transcripts": focus.transcripts, "detail_question": focus.keyword_text}
@@ -170,8 +176,10 @@ class TranscriptBot:
         # Abstention looks at the same top passages whatever k is, so k never changes the verdict.
         closest = max((s.dense for s in found[:ABSTAIN_LOOKS_AT]), default=0.0)
         said_by = {label for label, b in boosts.speakers.items() if b >= self.config.speaker_boost}
-        return self._answer(question, qvec, found[: opts.k], understood, data,
-                            " ".join(context) if follow_up else "", closest, said_by)
+        answer = self._answer(question, qvec, found[: opts.k], understood, data,
+                              " ".join(context) if follow_up else "", closest, said_by)
+        answer.generation = data.generation
+        return answer
 
     def _focus(self, question: str, title_match: dict[str, float], data: store.IndexData) -> Focus | None:
         """The second stage's input: the transcripts whose title the question matches best, and
@@ -195,14 +203,13 @@ class TranscriptBot:
             return None
         return Focus(chosen, self.embedder.embed_query(detail), detail)
 
-    def _title_boosts(self, question: str, qvec: np.ndarray, boosts: Boosts) -> dict[str, float]:
+    def _title_boosts(self, question: str, qvec: np.ndarray, boosts: Boosts, data: store.IndexData) -> dict[str, float]:
         """Prefer passages of transcripts whose title matches the event the question names.
 
         Returns the match (0..1) of the transcripts it boosted."""
         cfg = self.config
         if cfg.title_boost <= 0:
             return {}
-        data = self.data
         rels, dense, kw = data.transcript_names, data.title_vectors @ qvec, data.title_keyword
         if not rels:
             return {}
@@ -223,10 +230,11 @@ class TranscriptBot:
     def search(self, question: str, options: AskOptions | None = None) -> list[ScoredPassage]:
         """The ranked passages alone (used by evaluation and the "who said it" view)."""
         opts = options or AskOptions()
-        filters = self._filters(opts)
-        boosts, _ = self._understand(question, opts, self.directory)
-        return self._retriever.search(self.embedder.embed_query(question), question, k=opts.k,  # type: ignore[union-attr]
-                                      filters=filters, boosts=boosts)
+        self.maybe_reload()
+        data, retriever, directory = self._snapshot()
+        filters = self._filters(opts, data, directory)
+        boosts, _ = self._understand(question, opts, directory)
+        return retriever.search(self.embedder.embed_query(question), question, k=opts.k, filters=filters, boosts=boosts)
 
     def _answer(self, question: str, qvec: np.ndarray, found: list[ScoredPassage],
                 understood: dict[str, Any], data: store.IndexData, context_text: str, closest: float,
@@ -249,7 +257,7 @@ class TranscriptBot:
             text = compose_answer(qvec, hits, self.embedder.embed_documents, speakers=said_by, question_text=question)
         return Answer(question=question, answer=text, abstained=abstained, hits=hits, understood=understood)
 
-    def _filters(self, opts: AskOptions) -> Filters:
+    def _filters(self, opts: AskOptions, data: store.IndexData, directory: SpeakerDirectory) -> Filters:
         filters = Filters()
         try:
             filters.since = normalise_iso(opts.since) if opts.since else None
@@ -262,13 +270,13 @@ class TranscriptBot:
         if names:
             labels: set[str] = set()
             for name in names:
-                found = self.directory.labels_for(name)
+                found = directory.labels_for(name)
                 if not found:
                     raise BadQuery(f"no speaker matches {name!r} in this index (see: transcript-bot stats)")
                 labels |= found
             filters.speakers = labels
         if opts.transcripts:
-            known = set(self.data.manifest.get("transcripts", {}))
+            known = set(data.manifest.get("transcripts", {}))
             unknown = [t for t in opts.transcripts if t not in known]
             if unknown:
                 raise BadQuery(f"no transcript {unknown[0]!r} in this index")

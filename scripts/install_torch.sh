@@ -24,7 +24,7 @@ else
   "$PIP" install -q "torch==$VERSION+cpu" --index-url "$CPU_INDEX" --extra-index-url https://pypi.org/simple
 fi
 
-if ! "$PYTHON" -c "import sys, torch; sys.exit(1 if torch.version.cuda else 0)"; then
+if ! "$PYTHON" -W ignore -c "import sys, torch; sys.exit(1 if torch.version.cuda else 0)"; then
   echo "error: a CUDA build of torch was installed; reinstall with: $PIP install torch==$VERSION+cpu --index-url $CPU_INDEX" >&2
   exit 1
 fi
