@@ -45,6 +45,7 @@ class SyncReport:
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     kept_stale: list[str] = field(default_factory=list)  # unreadable now, previous version kept
+    skipped: list[str] = field(default_factory=list)  # unreadable, not indexed (recorded in the manifest)
     problems: list[str] = field(default_factory=list)
     passages: int = 0
     embedded: int = 0
@@ -66,14 +67,16 @@ class SyncReport:
     def summary(self) -> str:
         return (
             f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
-            f"{len(self.unchanged)} unchanged transcripts; {self.passages} passages "
+            f"{len(self.unchanged)} unchanged transcripts{f', {len(self.skipped)} unreadable files skipped' if self.skipped else ''}; "
+            f"{self.passages} passages "
             f"({self.embedded} embedded, {self.reused} vectors reused); {self.seconds:.1f} s"
         )
 
     def to_json(self) -> dict[str, Any]:
         return {
             "added": self.added, "changed": self.changed, "removed": self.removed,
-            "unchanged": len(self.unchanged), "kept_stale": self.kept_stale, "problems": self.problems,
+            "unchanged": len(self.unchanged), "kept_stale": self.kept_stale, "skipped": self.skipped,
+            "problems": self.problems,
             "passages": self.passages, "embedded": self.embedded, "reused": self.reused,
             "seconds": round(self.seconds, 2), "rebuilt_because": self.rebuilt_because, "phases": self.phases,
         }
@@ -167,7 +170,9 @@ def sync(
                     raise IndexMismatch("embedding text rules changed")
                 if _nothing_changed(listing.files, manifest, approximate):
                     store.verify(index_dir, manifest)  # a damaged index is rebuilt even when the corpus is not
-                    report.unchanged = [f.rel for f in listing.files]
+                    skipped = manifest.get("skipped", {})
+                    report.unchanged = [f.rel for f in listing.files if f.rel in manifest.get("transcripts", {})]
+                    report.skipped = [f.rel for f in listing.files if f.rel in skipped]
                     report.passages = int(manifest.get("passages", 0))
                     report.seconds = time.perf_counter() - started
                     return report  # nothing to do: leave the index exactly as it is
@@ -196,6 +201,7 @@ def sync(
             was = old_skipped.get(item.rel)
             if was and was.get("fingerprint") == item.fingerprint:  # unreadable last time, unchanged since
                 skipped[item.rel] = was
+                report.skipped.append(item.rel)
                 report.problems.append(was.get("reason", f"{item.rel}: unreadable; skipped"))
                 if before:
                     report.kept_stale.append(item.rel)
@@ -205,6 +211,7 @@ def sync(
                 parsed = read_transcript(item, max_bytes)
             except UnreadableFile as exc:
                 skipped[item.rel] = {"fingerprint": item.fingerprint, "reason": str(exc)}
+                report.skipped.append(item.rel)
                 if before:
                     report.kept_stale.append(item.rel)
                     report.problems.append(f"{exc}; its previously indexed version is kept")
