@@ -189,6 +189,10 @@ def test_unreadable_file_keeps_its_previous_version(tmp_path, embedder):
     assert any(files[0] in p and "previously indexed version is kept" in p for p in report.problems)
     assert any("empty.txt: empty file" in p for p in report.problems)
     assert [p.text for p in store.load(index).passages if files[0] in p.transcript] == before
+    from bot.indexer import freshness  # the kept version is known to be outdated, not "changed" forever
+
+    fresh = freshness(corpus, store.read_manifest(index))
+    assert not fresh.stale and f"kremlin/{files[0]}" in fresh.skipped
 
 
 def test_old_generation_is_kept_for_readers_and_older_removed(tmp_path, embedder):
