@@ -302,8 +302,7 @@ def _safe_title_line(title: str) -> bool:
         return False
     if plaintext._is_menu(title):
         return False
-    m = plaintext.LABEL.match(title)
-    return not (m and plaintext.looks_like_label(m["label"]))
+    return plaintext.read_label(title) is None
 
 
 def sniff(text: str) -> bool:
