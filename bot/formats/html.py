@@ -220,7 +220,13 @@ def _drop_noise(container: Tag) -> None:
         if tag.name in DROP_TAGS:
             tag.decompose()
         elif (tag.name in FURNITURE_TAGS or _is_noise(tag)) and len(tag.get_text(strip=True)) < total / 2:
-            tag.decompose()
+            if tag.name in BLOCK_TAGS:
+                # An empty block stays in its place, so that the text before and after it
+                # stays two paragraphs instead of running together ("ends.Next").
+                tag.clear(decompose=True)
+                tag.name, tag.attrs = "div", {}
+            else:
+                tag.decompose()
 
 
 def _paragraphs(container: Tag) -> list[str]:
