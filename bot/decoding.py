@@ -51,8 +51,8 @@ def decode_bytes(data: bytes, name: str, max_bytes: int = MAX_FILE_BYTES) -> Dec
         return _finish(text, "utf-16", name, [])
     # NUL never occurs in text: a file with more than a trace of it (past any NUL padding at
     # the end, which interrupted writes leave) is binary, wherever in the file it is.
-    nuls = data.rstrip(b"\x00").count(b"\x00")
-    if nuls > max(1, len(data) // 1000):
+    body = data.rstrip(b"\x00")
+    if not body.strip() or body.count(b"\x00") > max(1, len(data) // 1000):
         raise UnreadableFile(f"{name}: binary file (contains NUL bytes); skipped")
     try:
         return _finish(data.decode("utf-8"), "utf-8", name, [])

@@ -79,6 +79,7 @@ def test_files_with_many_nul_bytes_are_binary(data):
         decode_bytes(data, "x.bin")
 
 
-def test_only_nul_bytes_and_white_space_is_empty():
-    with pytest.raises(UnreadableFile, match="empty file"):
-        decode_bytes(b" \n\x00", "e.txt")
+@pytest.mark.parametrize("data", [b"\x00\x00\x00", b" \n\x00"])
+def test_nothing_but_nul_bytes_is_binary_not_empty(data):
+    with pytest.raises(UnreadableFile, match=r"^e\.txt: binary file"):
+        decode_bytes(data, "e.txt")

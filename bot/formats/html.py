@@ -221,10 +221,11 @@ def _drop_noise(container: Tag) -> None:
             tag.decompose()
         elif (tag.name in FURNITURE_TAGS or _is_noise(tag)) and len(tag.get_text(strip=True)) < total / 2:
             if tag.name in BLOCK_TAGS:
-                # An empty block stays in its place, so that the text before and after it
-                # stays two paragraphs instead of running together ("ends.Next").
+                # An empty block (a line break inside <pre>) stays in its place, so that the
+                # text before and after it stays apart instead of running together ("ends.Next").
                 tag.clear(decompose=True)
                 tag.name, tag.attrs = "div", {}
+                tag.append(NavigableString("\n"))
             else:
                 tag.decompose()
 
