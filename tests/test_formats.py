@@ -535,7 +535,8 @@ def test_html_text_around_removed_furniture_stays_apart():
     assert [(t.speaker, t.text) for t in parsed.turns] == [
         (None, "The vote is closed."), ("Vladimir Putin", "Thank you."), ("Ann", "Byebye.")]
     pre = html.parse('<html><body><pre>The end.<p class="share">Share</p>Ann: Hi.</pre></body></html>')
-    assert [(t.speaker, t.text) for t in pre.turns] == [(None, "The end."), ("Ann", "Hi.")]
+    # the lines stay apart; the second is not a turn, since the paragraph does not open with a label
+    assert [(t.speaker, t.text) for t in pre.turns] == [(None, "The end.\nAnn: Hi.")]
 
 
 def test_html_bom_and_windows_line_endings_through_corpus(tmp_path):
