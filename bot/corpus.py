@@ -28,7 +28,7 @@ from .records import ParsedTranscript
 MANIFEST = "manifest.jsonl"
 # Files that live in corpus folders but are not transcripts.
 NOT_TRANSCRIPTS = ("readme", "license", "licence", "copying", "source_copyright_notice", "notice")
-PARSER_VERSION = "4"  # 2: a title with a colon over a date line is a title; 3: conversational transcripts cut into exchanges (chunking.py); 4: exchanges record their speakers. Bump when parsing rules change, so every transcript is re-read
+PARSER_VERSION = "5"  # 2: a title with a colon over a date line is a title; 3: conversational transcripts cut into exchanges (chunking.py); 4: exchanges record their speakers; 5: more label shapes (timestamps, affiliations, abbreviations, caseless scripts, generic roles, one turn per line), fewer prose labels, lenient UTF-8. Bump when parsing rules change, so every transcript is re-read
 
 
 @dataclass

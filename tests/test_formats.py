@@ -527,6 +527,18 @@ def test_html_preformatted_transcript():
     assert [(t.speaker, t.text) for t in parsed.turns] == [("Ann", "Hello.\n  Indented line."), ("Bob", "Bye.")]
 
 
+def test_html_text_around_removed_furniture_stays_apart():
+    """Found by the property tests: text either side of a dropped block ran together."""
+    page = ('<html><body>The vote is closed.<div class="share">Share</div>Vladimir Putin: Thank you.'
+            '<p>Ann: Bye<span class="share">x</span>bye.</p></body></html>')
+    parsed = html.parse(page)
+    assert [(t.speaker, t.text) for t in parsed.turns] == [
+        (None, "The vote is closed."), ("Vladimir Putin", "Thank you."), ("Ann", "Byebye.")]
+    pre = html.parse('<html><body><pre>The end.<p class="share">Share</p>Ann: Hi.</pre></body></html>')
+    # the lines stay apart; the second is not a turn, since the paragraph does not open with a label
+    assert [(t.speaker, t.text) for t in pre.turns] == [(None, "The end.\nAnn: Hi.")]
+
+
 def test_html_bom_and_windows_line_endings_through_corpus(tmp_path):
     page = fixture("kremlin_51437_meeting_with_igor_rudenya.html")
     data = b"\xef\xbb\xbf" + page.replace("\n", "\r\n").encode("utf-8")

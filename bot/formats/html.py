@@ -220,7 +220,14 @@ def _drop_noise(container: Tag) -> None:
         if tag.name in DROP_TAGS:
             tag.decompose()
         elif (tag.name in FURNITURE_TAGS or _is_noise(tag)) and len(tag.get_text(strip=True)) < total / 2:
-            tag.decompose()
+            if tag.name in BLOCK_TAGS:
+                # An empty block (a line break inside <pre>) stays in its place, so that the
+                # text before and after it stays apart instead of running together ("ends.Next").
+                tag.clear(decompose=True)
+                tag.name, tag.attrs = "div", {}
+                tag.append(NavigableString("\n"))
+            else:
+                tag.decompose()
 
 
 def _paragraphs(container: Tag) -> list[str]:
@@ -302,8 +309,7 @@ def _safe_title_line(title: str) -> bool:
         return False
     if plaintext._is_menu(title):
         return False
-    m = plaintext.LABEL.match(title)
-    return not (m and plaintext.looks_like_label(m["label"]))
+    return plaintext.read_label(title) is None
 
 
 def sniff(text: str) -> bool:

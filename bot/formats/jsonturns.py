@@ -18,8 +18,10 @@ Within a segment the usual key variants are read: speaker from ``speaker_name``,
 ``startMs``) or when they plainly exceed the file's stated ``audio_duration``.
 
 Consecutive segments of one speaker merge into one turn (texts joined with one space, each
-as given, surrounding whitespace trimmed); segments without any speaker are grouped into
-turns of useful size as subtitles are (see webvtt.merge_segments). Invalid JSON raises
+as given, surrounding whitespace trimmed); a segment without a speaker key continues the
+turn before it, one whose speaker is null or empty is nobody's continuation; segments
+without any speaker are grouped into turns of useful size as subtitles are (see
+webvtt.merge_segments). Invalid JSON raises
 ValueError with a one-line reason.
 """
 
@@ -189,7 +191,10 @@ def _segment(item: Any) -> Segment | None:
         duration = _time_of(item, DURATION_KEYS)
         if duration is not None:
             end = start + duration
-    return Segment(_speaker(item), text, start, end)
+    speaker = _speaker(item)
+    # "speaker": null (or "") names nobody: the segment is not the previous speaker's.
+    unknown = speaker is None and any(key in item for key in SPEAKER_KEYS)
+    return Segment(speaker, text, start, end, unknown=unknown)
 
 
 def _speaker(item: dict[str, Any]) -> str | None:

@@ -26,7 +26,7 @@ from typing import Iterable
 from ..dates import normalise_iso, parse_date_line
 from ..records import ParsedTranscript, TranscriptMeta, Turn
 from . import Format
-from .plaintext import LABEL, looks_like_label
+from .plaintext import CHANGE_MARK, looks_like_label, read_label
 
 # hh:mm:ss.ttt, mm:ss.ttt (WebVTT allows the hours to be left out), SRT's comma, and a
 # missing fraction, which some hand-made files have.
@@ -42,7 +42,7 @@ SRT_SIGNATURE = re.compile(rf"\A[ \t\n]*(?:\d+[ \t]*\n)?[ \t]*{_TS}[ \t]*-->[ \t
 TAG = re.compile(r"<(?:/?[A-Za-z][^<>\n]*|/|\d+(?::\d{2}){1,2}(?:\.\d+)?)>|\{\\[^{}\n]*\}")
 INLINE_TIMESTAMP = re.compile(r"<\d+(?::\d{2}){1,2}(?:\.\d+)?>")
 VOICE = re.compile(r"<v(?:\.[^\s>]*)?[ \t]+(?P<name>[^>\n]*)>")
-BRACKET_SPEAKER = re.compile(r"^\[(?P<name>[^\[\]\n]{1,80})\]:[ \t]*")
+BRACKET_SPEAKER = re.compile(r"\[(?P<name>[^\[\]\n]{1,80})\]:[ \t]*")
 META_LINE = re.compile(r"^[ \t]*(?P<key>[A-Za-z][\w -]{0,40}?)[ \t]*:[ \t]*(?P<value>.+?)[ \t]*$")
 SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*$")
 
@@ -61,6 +61,9 @@ class Segment:
     text: str
     start: float | None = None
     end: float | None = None
+    # The source says the speaker is not known (a JSON "speaker": null), rather than not
+    # repeating it: such a segment is nobody's continuation.
+    unknown: bool = False
 
 
 def parse_timestamp(value: str) -> float | None:
@@ -96,7 +99,8 @@ def merge_segments(segments: Iterable[Segment]) -> list[Turn]:
 
     A segment with a speaker joins the open turn when that turn has the same speaker and
     starts a new one otherwise; a segment without a speaker continues the open turn, since
-    subtitles usually name a speaker only where the speaker changes. Runs of segments before
+    subtitles usually name a speaker only where the speaker changes, unless it is marked
+    ``unknown`` (the source says nobody known said it), which only joins a speakerless turn. Runs of segments before
     any speaker (or in files with none) are cut where a pause longer than PAUSE_SECONDS
     follows a turn that has some substance, at a sentence end once a turn reaches
     TARGET_WORDS, and in any case at MAX_WORDS, so that they give passages of a useful size.
@@ -123,7 +127,7 @@ def merge_segments(segments: Iterable[Segment]) -> list[Turn]:
             if seg.speaker is not None:
                 same = seg.speaker == current.speaker
             elif current.speaker is not None:
-                same = True
+                same = not seg.unknown
             else:
                 same = not _speakerless_break(current, parts, words, seg)
             if not same:
@@ -299,22 +303,22 @@ def _segments(cues: list[_Cue]) -> list[Segment]:
     for _, speaker, body in pieces:
         if speaker is None:
             for line in body.split("\n"):
-                m = LABEL.match(line.strip())
-                if m and looks_like_label(m["label"]):
-                    counts[m["label"].strip()] += 1
+                found = read_label(line.strip())
+                if found:
+                    counts[found[0]] += 1
     labelled = any(_strong_label(label, n) for label, n in counts.items())
 
     def prefix(line: str) -> tuple[str, int] | None:
         stripped = line.lstrip()
         offset = len(line) - len(stripped)
-        m = BRACKET_SPEAKER.match(stripped)
+        mark = CHANGE_MARK.match(stripped)  # ">> [Ann]:" in broadcast captions
+        at = mark.end() if mark else 0
+        m = BRACKET_SPEAKER.match(stripped, at)
         if m and looks_like_label(m["name"]):
             return " ".join(m["name"].split()), offset + m.end()
-        m = LABEL.match(stripped)
-        if m and looks_like_label(m["label"]):
-            label = m["label"].strip()
-            if labelled or _strong_label(label, counts[label]):
-                return label, offset + m.end()
+        found = read_label(stripped)
+        if found and found[0] and (labelled or _strong_label(found[0], counts[found[0]])):
+            return found[0], offset + found[1]
         return None
 
     segments: list[Segment] = []
