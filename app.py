@@ -9,22 +9,21 @@ the chat is served until Ctrl+C.
 
 from __future__ import annotations
 
-import os
 import sys
 
 
 def main() -> int:
     from bot.errors import BotError
-    from bot.settings import Settings
-    from bot.web import DEFAULT_HOST, DEFAULT_PORT, serve
+    from bot.settings import Settings, resolve_address
+    from bot.web import serve
 
     try:
-        port = int(os.environ.get("TRANSCRIPT_BOT_PORT", DEFAULT_PORT))
-    except ValueError:
-        print("error: TRANSCRIPT_BOT_PORT must be a number", file=sys.stderr)
+        host, port = resolve_address()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        serve(Settings.resolve(), host=os.environ.get("TRANSCRIPT_BOT_HOST", DEFAULT_HOST), port=port)
+        serve(Settings.resolve(), host=host, port=port)
     except BotError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

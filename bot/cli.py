@@ -1,13 +1,18 @@
 """The command line: parse arguments, call the core, print text or JSON.
 
-Readable output by default and ``--json`` for scripts; errors are one line on stderr with
-exit code 1 (2 for usage errors), never a traceback. Heavy libraries (torch, FAISS, Gradio)
-are imported inside the commands that need them, so ``--help`` is instant.
+Readable output by default and ``--json`` for scripts; errors are one line on stderr, never a
+traceback. Exit codes: 2 for a usage error, that is anything wrong with what was typed (an
+unknown flag, a bad flag value: ``-k 0``, a bad date, an unknown speaker, an empty question,
+a bad ``--port``); 1 for a runtime error (no index, a damaged index, a port in use, a batch in
+which some line failed); 141 when the reader of the output goes away (``| head``), as for a
+command killed by SIGPIPE. Heavy libraries (torch, FAISS, Gradio) are imported inside the
+commands that need them, so ``--help`` is instant.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -31,6 +36,25 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, as every usage error
         raise UsageError(f"{self.prog}: {message}")
+
+
+def _port(text: str) -> int:
+    from .settings import parse_port
+
+    try:
+        return parse_port(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--port must be ")) from None
+
+
+def _megabytes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < 1e6:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"a size in MB above 0 and below 1,000,000, not {text[:40]!r}")
+    return value
 
 
 def _common(p: argparse.ArgumentParser, corpus: bool = True) -> None:
@@ -57,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     kind.add_argument("--approximate", action="store_true",
                       help="use an approximate (IVF) vector index (kept by later runs; default past 200,000 passages)")
     kind.add_argument("--exact", action="store_true", help="go back to the exact (flat) vector index")
-    p.add_argument("--max-file-mb", type=float, default=20.0, help="skip transcripts larger than this (default 20)")
+    p.add_argument("--max-file-mb", type=_megabytes, default=20.0, help="skip transcripts larger than this (default 20)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -95,8 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     p = sub.add_parser("serve", help="start the web chat", epilog=EXAMPLES["serve"])
-    p.add_argument("--host", default=os.environ.get("TRANSCRIPT_BOT_HOST", "127.0.0.1"), help="bind address (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=int(os.environ.get("TRANSCRIPT_BOT_PORT", "7860")), help="port (default 7860)")
+    p.add_argument("--host", help="bind address (default: $TRANSCRIPT_BOT_HOST or 127.0.0.1)")
+    p.add_argument("--port", type=_port, help="port, 1-65535 (default: $TRANSCRIPT_BOT_PORT or 7860)")
     p.add_argument("--no-sync", action="store_true", help="do not bring a stale index up to date at start-up")
     _common(p)
     return parser
@@ -112,15 +136,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 2
-    from .errors import BotError
+    from .errors import BadQuery, BotError
 
     try:
-        return COMMANDS[args.command](args)
-    except UsageError as exc:
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handlers, not at interpreter exit
+        return code
+    except (UsageError, BadQuery) as exc:  # what was typed is wrong: a usage error
         print(f"transcript-bot {args.command}: {exc}", file=sys.stderr)
         return 2
     except BotError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, as a command killed by SIGPIPE does.
+        # Point stdout at /dev/null so the interpreter's final flush does not fail again.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except OSError as exc:  # a file or folder that cannot be read or written, named
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -144,12 +180,11 @@ def _print_json(obj: Any) -> None:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from .decoding import MAX_FILE_BYTES
     from .embedding import load_embedder
     from .indexer import check, sync
 
     settings = _settings(args)
-    max_bytes = int(args.max_file_mb * 1024 * 1024) if args.max_file_mb > 0 else MAX_FILE_BYTES
+    max_bytes = int(args.max_file_mb * 1024 * 1024)
     if args.check:
         results, problems = check(settings.corpus, max_bytes)
         if args.json:
@@ -175,17 +210,17 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def _ask_options(args: argparse.Namespace, item: dict[str, Any] | None = None):
+    """The options of a question: the flags, overridden by a batch line's fields, passed on as
+    given (one string where a list is expected becomes a list of one); the core checks them."""
     from .core import AskOptions
 
     item = item or {}
-    context = item.get("context", args.context) or []
-    if isinstance(context, str):
-        context = [context]
+    context = item.get("context", args.context)
     transcripts = item.get("transcripts", args.transcript)
     return AskOptions(
-        k=int(item.get("k", args.k)), speaker=item.get("speaker", args.speaker), since=item.get("since", args.since),
-        until=item.get("until", args.until), transcripts=transcripts, context=list(context),
-        infer=not args.no_infer,
+        k=item.get("k", args.k), speaker=item.get("speaker", args.speaker), since=item.get("since", args.since),
+        until=item.get("until", args.until), transcripts=[transcripts] if isinstance(transcripts, str) else transcripts,
+        context=[context] if isinstance(context, str) else context, infer=not args.no_infer,
     )
 
 
@@ -196,6 +231,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
         raise UsageError("give a question or --batch FILE, not both")
     if not args.batch and args.question is None:
         raise UsageError("a question is required (or --batch FILE.jsonl)")
+    from .core import check_request
+
+    check_request("?" if args.batch else args.question, _ask_options(args))  # at once, before the index loads
     bot = _open_bot(args)
     if not args.batch:
         result = bot.ask(args.question, _ask_options(args))
@@ -209,6 +247,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise BotError(f"cannot read batch file {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    bot.check("?", _ask_options(args))  # the flags every line starts from: a bad one is a usage error
     failures = 0
     for number, line in enumerate(lines, 1):
         if not line.strip():
@@ -299,9 +338,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_who(args: argparse.Namespace) -> int:
-    from .core import AskOptions
+    from .core import AskOptions, check_k, check_request, check_topic
 
     options = AskOptions(since=args.since, until=args.until, transcripts=args.transcript)
+    check_topic(args.topic)  # at once, before the index loads (`who` checks the same)
+    check_k(args.k, "k (number of speakers)")
+    check_request("?", options)
     rows = _open_bot(args).who(args.topic, k=args.k, options=options)
     if args.json:
         _print_json({"topic": args.topic, "speakers": rows})
@@ -317,9 +359,15 @@ def cmd_who(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from .settings import resolve_address
+
+    try:
+        host, port = resolve_address(args.host, args.port)
+    except ValueError as exc:  # TRANSCRIPT_BOT_PORT (a bad --port is refused by the parser)
+        raise UsageError(str(exc)) from None
     from .web import serve
 
-    serve(_settings(args), host=args.host, port=args.port, sync_first=not args.no_sync)
+    serve(_settings(args), host=host, port=port, sync_first=not args.no_sync)
     return 0
 
 

@@ -23,7 +23,7 @@ from . import store
 from .abstention import decide
 from .answer import NOT_FOUND, Answer, Hit, compose_answer, ranked_labels, relevance_label
 from .chunking import PASSAGE_RULES, join_overlapping
-from .dates import normalise_iso
+from .dates import normalise_iso, range_bounds
 from .embedding import Embedder, load_embedder
 from .errors import BadQuery, BotError
 from .indexer import Freshness, freshness
@@ -31,14 +31,28 @@ from .query import SpeakerDirectory, find_dates, is_follow_up
 from .retrieval import Boosts, Filters, Focus, RetrievalConfig, Retriever, ScoredPassage
 from .settings import Settings
 
-MAX_QUESTION_CHARS = 1000
-ABSTAIN_LOOKS_AT = 5  # the top passages whose similarity decides abstention
+# The limits of one request, checked by `check_request` / `check_topic` for every front end
+# (CLI, batch lines, web chat, HTTP API) and listed in the README ("Limits").
+MAX_QUESTION_CHARS = 1000  # a question, and each earlier question of its conversation
+MAX_CONTEXT_QUESTIONS = 50  # earlier questions sent with one question (only the last two are read)
+MAX_TOPIC_CHARS = 200  # a "who said it" topic
+MAX_K = 100  # passages per answer; people per "who said it" ranking
+MAX_NAME_CHARS = 200  # a speaker filter value
+MAX_SPEAKERS = 20  # people in one speaker filter
+MAX_PATH_CHARS = 1000  # a transcript filter value (a path relative to the corpus)
+MAX_TRANSCRIPTS = 100_000  # transcripts in one transcript filter
+MAX_DATE_CHARS = 10  # YYYY-MM-DD
+ABSTAIN_LOOKS_AT = 5
+FOLLOWUP_CACHE_SIZE = 512  # conversations whose transcripts are remembered  # the top passages whose similarity decides abstention
 # Similarity bands for the relevance label shown with each hit (cosine of MiniLM vectors).
 STRONG, GOOD = 0.55, 0.40
 
 
 @dataclass
 class AskOptions:
+    """How to answer a question. Front ends fill it from their input as given; `check_request`
+    validates every field (types, ranges, lengths) and returns a normalised copy."""
+
     k: int = 5
     speaker: str | None = None  # a person or label; matches every label of that person
     since: str | None = None
@@ -86,6 +100,7 @@ class TranscriptBot:
 
     def reload(self) -> bool:
         """Load the index's current generation if it differs from the loaded one."""
+        store.check_folder(self.settings.index)
         path = store.manifest_path(self.settings.index)
         try:
             mtime = path.stat().st_mtime
@@ -93,11 +108,12 @@ class TranscriptBot:
             mtime = None
         if self._data is not None and mtime == self._loaded_manifest_mtime:
             return False
-        manifest = store.read_manifest(self.settings.index)
+        manifest = store.read_manifest(self.settings.index, self.settings.corpus)
         if self._data is not None and manifest.get("generation") == self._data.generation:
             self._loaded_manifest_mtime = mtime
             return False
-        data = store.load(self.settings.index, model=self.settings.model, passage_rules=PASSAGE_RULES, mmap=True)
+        data = store.load(self.settings.index, model=self.settings.model, passage_rules=PASSAGE_RULES, mmap=True,
+                          corpus=self.settings.corpus)
         directory = SpeakerDirectory(p.speaker for p in data.passages if p.speaker)
         with self._lock:
             self._data, self._retriever, self._directory = data, Retriever(data, self.config), directory
@@ -133,16 +149,19 @@ class TranscriptBot:
 
     # -- asking ---------------------------------------------------------------------------
 
+    def check(self, question: Any, options: AskOptions | None = None) -> tuple[str, AskOptions]:
+        """What `ask` would refuse, found without searching: `check_request`, then the speakers
+        and transcripts named checked against this index. Raises BadQuery; returns the
+        normalised question and options."""
+        question, opts = check_request(question, options)
+        self.maybe_reload()
+        data, _, directory = self._snapshot()
+        self._filters(opts, data, directory)
+        return question, opts
+
     def ask(self, question: str, options: AskOptions | None = None) -> Answer:
         """Answer ``question``: the best passages, an extractive answer, or an honest abstention."""
-        opts = options or AskOptions()
-        question = (question or "").strip()
-        if not question:
-            raise BadQuery("empty question; ask something, e.g. \"What did Putin say about gas prices?\"")
-        if len(question) > MAX_QUESTION_CHARS:
-            raise BadQuery(f"question too long ({len(question)} characters, limit {MAX_QUESTION_CHARS})")
-        if opts.k < 1 or opts.k > 100:
-            raise BadQuery(f"k must be between 1 and 100, not {opts.k}")
+        question, opts = check_request(question, options)
         self.maybe_reload()
         data, retriever, directory = self._snapshot()  # one generation for the whole question
         filters = self._filters(opts, data, directory)
@@ -229,7 +248,7 @@ class TranscriptBot:
 
     def search(self, question: str, options: AskOptions | None = None) -> list[ScoredPassage]:
         """The ranked passages alone (used by evaluation and the "who said it" view)."""
-        opts = options or AskOptions()
+        question, opts = check_request(question, options)
         self.maybe_reload()
         data, retriever, directory = self._snapshot()
         filters = self._filters(opts, data, directory)
@@ -258,28 +277,26 @@ class TranscriptBot:
         return Answer(question=question, answer=text, abstained=abstained, hits=hits, understood=understood)
 
     def _filters(self, opts: AskOptions, data: store.IndexData, directory: SpeakerDirectory) -> Filters:
-        filters = Filters()
-        try:
-            filters.since = normalise_iso(opts.since) if opts.since else None
-            filters.until = normalise_iso(opts.until) if opts.until else None
-        except ValueError as exc:
-            raise BadQuery(f"bad date: {exc}") from None
-        if filters.since and filters.until and filters.since > filters.until:
-            raise BadQuery(f"--since {filters.since} is after --until {filters.until}")
-        names = [n for n in [opts.speaker, *(opts.speakers or [])] if n and n.strip()]
+        """The search filters of options that `check_request` has checked; BadQuery for a speaker
+        or transcript this index does not have."""
+        filters = Filters(since=opts.since, until=opts.until)
+        if filters.since and filters.until and range_bounds(filters.since)[0] > range_bounds(filters.until)[1]:
+            raise BadQuery(f"since {filters.since} is after until {filters.until}")
+        names = [n for n in [opts.speaker, *(opts.speakers or [])] if n]
         if names:
             labels: set[str] = set()
             for name in names:
                 found = directory.labels_for(name)
                 if not found:
-                    raise BadQuery(f"no speaker matches {name!r} in this index (see: transcript-bot stats)")
+                    raise BadQuery(f"no speaker matches {_shown(name)} in the index {self.settings.index}/ "
+                                   f"(its speakers: transcript-bot stats --index {self.settings.index})")
                 labels |= found
             filters.speakers = labels
         if opts.transcripts:
             known = set(data.manifest.get("transcripts", {}))
             unknown = [t for t in opts.transcripts if t not in known]
             if unknown:
-                raise BadQuery(f"no transcript {unknown[0]!r} in this index")
+                raise BadQuery(f"no transcript {_shown(unknown[0])} in the index {self.settings.index}/")
             filters.transcripts = set(opts.transcripts)
         return filters
 
@@ -305,14 +322,19 @@ class TranscriptBot:
 
         ``prev_vector`` and ``prev_boosts`` are the last question's, already computed by ``ask``.
         """
-        if context not in self._followup_cache:
+        found = self._followup_cache.get(context)
+        if found is None:
             prev = context[-1]
             qvec = prev_vector
             if len(context) > 1 and is_follow_up(prev):  # the last question was itself a follow-up
                 qvec = _normalise(qvec + self.config.followup_weight * self.embedder.embed_query(context[-2]))
             top = retriever.search(qvec, prev, k=3, boosts=prev_boosts)
-            self._followup_cache[context] = list(dict.fromkeys(s.passage.transcript for s in top[:2]))
-        return self._followup_cache[context]
+            found = list(dict.fromkeys(s.passage.transcript for s in top[:2]))
+            with self._lock:  # bounded, oldest out first, so a long-running server stays small
+                while len(self._followup_cache) >= FOLLOWUP_CACHE_SIZE:
+                    self._followup_cache.pop(next(iter(self._followup_cache)))
+                self._followup_cache[context] = found
+        return found
 
     # -- corpus views -----------------------------------------------------------------------
 
@@ -342,9 +364,13 @@ class TranscriptBot:
         """Who spoke to ``topic`` most: people ranked by how many of the top passages are theirs.
 
         ``options`` restricts the passages considered, as for a question (dates, transcripts,
-        speakers); its ``k``, context and inference are not used.
+        speakers); its ``k``, context and inference are not used. ``topic`` and ``k`` are checked
+        as `check_topic` and `check_k` say (BadQuery).
         """
-        base = options or AskOptions()
+        topic, k = check_topic(topic), check_k(k, "k (number of speakers)")
+        base = options if options is not None else AskOptions()
+        if not isinstance(base, AskOptions):
+            raise BadQuery(f"options must be AskOptions, not {_type_name(base)}")
         found = self.search(topic, replace(base, k=pool, infer=False, context=()))
         groups: dict[str, dict[str, Any]] = {}
         label_to_person = {label: p.key for p in self.directory.people for label in p.labels}
@@ -378,6 +404,131 @@ class TranscriptBot:
             parts = sorted(turns[number], key=lambda p: p.part)
             out.append({"turn": number, "speaker": parts[0].speaker, "text": _join_windows([p.text for p in parts])})
         return out
+
+
+# -- the request: every front end's input is checked here, once -----------------------------
+
+
+def check_request(question: Any, options: AskOptions | None = None) -> tuple[str, AskOptions]:
+    """The question (stripped) and a normalised copy of ``options``, or BadQuery saying what is wrong.
+
+    This is where every request is checked, whatever front end it came from: front ends pass
+    values as they received them (a JSON batch line, an HTTP API call), and this refuses
+    anything of the wrong type, out of range or beyond the limits at the top of this module,
+    with a one-line message that names the field and the value (shortened). What needs the
+    index (is the speaker or transcript known?) is checked later, by `TranscriptBot._filters`.
+    """
+    opts = options if options is not None else AskOptions()
+    if not isinstance(opts, AskOptions):
+        raise BadQuery(f"options must be AskOptions, not {_type_name(opts)}")
+    text = _text(question, "question", MAX_QUESTION_CHARS)
+    if not text:
+        raise BadQuery('empty question; ask something, e.g. "What did Putin say about gas prices?"')
+    context = [c for c in (_text(c, f"earlier question {i + 1} of the context", MAX_QUESTION_CHARS)
+                           for i, c in enumerate(_sequence(opts.context, "context (earlier questions)",
+                                                           MAX_CONTEXT_QUESTIONS)))
+               if c]
+    speaker = _text(opts.speaker, "speaker", MAX_NAME_CHARS)
+    speakers = [n for n in (_text(n, "speaker", MAX_NAME_CHARS)
+                            for n in _sequence(opts.speakers, "speakers", MAX_SPEAKERS)) if n]
+    transcripts = [t for t in (_text(t, "transcript", MAX_PATH_CHARS)
+                               for t in _sequence(opts.transcripts, "transcripts", MAX_TRANSCRIPTS)) if t]
+    if not isinstance(opts.infer, bool):
+        raise BadQuery(f"infer must be true or false, not {_type_name(opts.infer)}")
+    return text, AskOptions(
+        k=check_k(opts.k), speaker=speaker or None, since=_date(opts.since, "since"), until=_date(opts.until, "until"),
+        transcripts=transcripts or None, context=tuple(context), infer=opts.infer, speakers=speakers or None,
+    )
+
+
+def check_topic(topic: Any) -> str:
+    """A "who said it" topic, stripped, or BadQuery (empty, not text, over `MAX_TOPIC_CHARS`)."""
+    text = _text(topic, "topic", MAX_TOPIC_CHARS)
+    if not text:
+        raise BadQuery('empty topic; name one, e.g. "gas prices"')
+    return text
+
+
+def check_k(value: Any, what: str = "k (number of passages)") -> int:
+    """A count between 1 and `MAX_K`: an int, a whole float (sliders send 5.0) or digits as text."""
+    number: int | None = None
+    if isinstance(value, bool):
+        number = None
+    elif isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d{1,12}\s*", value):
+        number = int(value)
+    if number is None:
+        raise BadQuery(f"{what} must be a whole number between 1 and {MAX_K}, not {_shown(value)}")
+    if not 1 <= number <= MAX_K:
+        shown = str(number) if abs(number) < 10**12 else "a number that large"
+        raise BadQuery(f"{what} must be between 1 and {MAX_K}, not {shown}")
+    return number
+
+
+def _text(value: Any, what: str, limit: int) -> str | None:
+    """A text field, stripped (None when absent or blank); BadQuery if it is not text or too long."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadQuery(f"{what} must be text, not {_type_name(value)}")
+    text = value.strip()
+    if len(text) > limit:
+        raise BadQuery(f"{what} too long ({len(text):,} characters, limit {limit:,})")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: from JSON "\ud800", or bytes that were not UTF-8
+        raise BadQuery(f"{what} is not valid text (character {exc.start + 1} is not Unicode)") from None
+    return text or None
+
+
+def _sequence(value: Any, what: str, limit: int) -> list[Any]:
+    """A list field ([] when absent); BadQuery if it is not a list or has more than ``limit`` items.
+
+    One string is refused rather than read as a list of characters: front ends wrap a single
+    value themselves.
+    """
+    if value is None:
+        return []
+    if not isinstance(value, (list, tuple)):
+        raise BadQuery(f"{what} must be a list, not {_type_name(value)}")
+    if len(value) > limit:
+        raise BadQuery(f"{what}: too many ({len(value):,}, limit {limit:,})")
+    return list(value)
+
+
+def _date(value: Any, what: str) -> str | None:
+    """A since/until value in YYYY[-MM[-DD]] form, or a year as a number (None when absent);
+    BadQuery naming it otherwise."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 9999:
+        value = f"{value:04d}"
+    text = _text(value, what, 10**6)
+    if text is None:
+        return None
+    if len(text) > MAX_DATE_CHARS:
+        raise BadQuery(f"bad date for {what}: not a date in YYYY, YYYY-MM or YYYY-MM-DD form: {_shown(text)}")
+    try:
+        return normalise_iso(text)
+    except ValueError as exc:
+        reason = str(exc) if text in str(exc) else f"{exc}: {text!r}"
+        raise BadQuery(f"bad date for {what}: {reason}") from None
+
+
+def _type_name(value: Any) -> str:
+    return {type(None): "null", bool: "true/false", int: "a number", float: "a number", str: "text",
+            list: "a list", tuple: "a list", dict: "an object"}.get(type(value), type(value).__name__)
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """A value as an error message quotes it: repr, shortened so a huge input stays one short line."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too large to print
+        return "a number that large"
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 _EVENT_WORD = re.compile(r"[A-Za-z0-9\u00C0-\u024F]+(?:['’][A-Za-z]+)?")

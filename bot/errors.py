@@ -1,4 +1,5 @@
-"""Errors that front ends turn into one-line messages (exit code 1 in the CLI, gr.Error in the web).
+"""Errors that front ends turn into one-line messages (in the CLI exit code 2 for BadQuery, a usage
+error, and 1 for the others; in the web a gr.Error or warning).
 
 Every message names the file or value at fault and, where there is one, the fix.
 """
@@ -29,4 +30,5 @@ class IndexBusy(BotError):
 
 
 class BadQuery(BotError):
-    """A question or filter value that cannot be used (empty, too long, a bad date)."""
+    """A question or filter value that cannot be used (empty, too long, of the wrong type, a bad
+    date, k out of range, a speaker or transcript the index does not have): the user's input is wrong."""

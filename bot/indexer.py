@@ -164,19 +164,20 @@ def sync(
         old: store.Stored | None = None
         if not full:
             try:
-                manifest = store.read_manifest(index_dir)
-                store.check_compatible(manifest, index_dir, model, PASSAGE_RULES, versions=store.UPGRADABLE_VERSIONS)
+                manifest = store.read_manifest(index_dir, corpus)
+                store.check_compatible(manifest, index_dir, model, PASSAGE_RULES, versions=store.UPGRADABLE_VERSIONS,
+                                       corpus=corpus)
                 if manifest.get("embedding_text") != EMBEDDING_MODE:
                     raise IndexMismatch("embedding text rules changed")
                 if _nothing_changed(listing.files, manifest, approximate):
-                    store.verify(index_dir, manifest)  # a damaged index is rebuilt even when the corpus is not
+                    store.verify(index_dir, manifest, corpus)  # a damaged index is rebuilt even when the corpus is not
                     skipped = manifest.get("skipped", {})
                     report.unchanged = [f.rel for f in listing.files if f.rel in manifest.get("transcripts", {})]
                     report.skipped = [f.rel for f in listing.files if f.rel in skipped]
                     report.passages = int(manifest.get("passages", 0))
                     report.seconds = time.perf_counter() - started
                     return report  # nothing to do: leave the index exactly as it is
-                old = store.open_for_update(index_dir, manifest)
+                old = store.open_for_update(index_dir, manifest, corpus)
                 report.lap("read index")
             except IndexMissing:
                 pass

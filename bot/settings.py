@@ -1,4 +1,5 @@
-"""Where things are and which model to use: defaults, overridable by flag or environment.
+"""Where things are, which model to use and where the web chat listens: defaults,
+overridable by flag or environment.
 
 Front ends resolve a `Settings` once and hand it to the core, so no module reads the
 environment on its own.
@@ -14,6 +15,9 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"  # resolved to the weights shipped by gt-all-
 ENV_CORPUS = "TRANSCRIPT_BOT_CORPUS"
 ENV_INDEX = "TRANSCRIPT_BOT_INDEX"
 ENV_MODEL = "TRANSCRIPT_BOT_MODEL"
+ENV_HOST = "TRANSCRIPT_BOT_HOST"
+ENV_PORT = "TRANSCRIPT_BOT_PORT"
+DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 7860
 
 
 @dataclass(frozen=True)
@@ -33,3 +37,24 @@ class Settings:
             index=Path(index or os.environ.get(ENV_INDEX) or "index"),
             model=model or os.environ.get(ENV_MODEL) or DEFAULT_MODEL,
         )
+
+
+def parse_port(value: str | int | None, source: str = "--port") -> int:
+    """A TCP port to listen on (1-65535), from a flag or the environment; ValueError naming ``source``.
+
+    Checked before anything loads, so a typo costs no model load and shows no traceback.
+    """
+    text = str(value).strip() if value is not None else ""
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise ValueError(f"{source} must be a port number from 1 to 65535, not {text[:40]!r}")
+    return int(text)
+
+
+def resolve_address(host: str | None = None, port: str | int | None = None) -> tuple[str, int]:
+    """Where the web chat listens: flag beats environment beats 127.0.0.1:7860 (ValueError for a bad port)."""
+    host = host or os.environ.get(ENV_HOST) or DEFAULT_HOST
+    if port is not None:
+        return host, parse_port(port)
+    if os.environ.get(ENV_PORT):
+        return host, parse_port(os.environ[ENV_PORT], ENV_PORT)
+    return host, DEFAULT_PORT

@@ -39,7 +39,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from .errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexMissing
+from .errors import BotError, IndexBusy, IndexCorrupt, IndexMismatch, IndexMissing
 from .keyword import KeywordIndex
 from .records import Passage, is_question_of
 
@@ -49,6 +49,35 @@ UPGRADABLE_VERSIONS = (1, FORMAT_VERSION)
 MANIFEST = "manifest.json"
 LOCK = ".lock"
 DATA_KINDS = ("passages", "vectors", "keyword", "titles")
+DEFAULT_CORPUS = Path("corpus")
+
+
+def index_command(folder: Path, corpus: Path | None = None, *flags: str) -> str:
+    """The ``transcript-bot index`` command that fixes the index in ``folder``, for advice in messages.
+
+    It names the index folder always and the corpus when it is not the default ``./corpus``,
+    so that followed literally it rebuilds this index from this corpus, not the bundled one.
+    """
+    parts = ["transcript-bot index", *flags, "--index", _arg(folder)]
+    if corpus is not None and Path(corpus) != DEFAULT_CORPUS:
+        parts += ["--corpus", _arg(corpus)]
+    return " ".join(parts)
+
+
+def _arg(path: Path | str) -> str:
+    import shlex
+
+    return shlex.quote(str(path))
+
+
+def _rebuild(folder: Path, corpus: Path | None) -> str:
+    return f"rebuild with: {index_command(folder, corpus, '--full')}"
+
+
+def check_folder(folder: Path) -> None:
+    """BotError if ``folder`` exists but is not a folder (an index path given by mistake)."""
+    if folder.exists() and not folder.is_dir():
+        raise BotError(f"index path {folder} is a file, not a folder; give an index folder with --index")
 
 
 def new_vector_index(dimension: int, storage: str = "fp16", kind: str = "flat", nlist: int = 0):
@@ -136,34 +165,39 @@ def manifest_path(folder: Path) -> Path:
     return folder / MANIFEST
 
 
-def read_manifest(folder: Path) -> dict[str, Any]:
-    """The index manifest; IndexMissing if there is no index, IndexCorrupt if it is unreadable."""
+def read_manifest(folder: Path, corpus: Path | None = None) -> dict[str, Any]:
+    """The index manifest; IndexMissing if there is no index, IndexCorrupt if it is unreadable.
+
+    ``corpus`` (here and below) is the corpus the index is for, named in the advice when it is
+    not the default.
+    """
+    check_folder(folder)
     path = manifest_path(folder)
     if not path.exists():
-        raise IndexMissing(f"no index at {folder}/ (run: transcript-bot index --index {folder})")
+        raise IndexMissing(f"no index at {folder}/ (run: {index_command(folder, corpus)})")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise IndexCorrupt(f"{path}: unreadable index manifest ({exc}); rebuild with: transcript-bot index --full") from None
+        raise IndexCorrupt(f"{path}: unreadable index manifest ({exc}); {_rebuild(folder, corpus)}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
-        raise IndexCorrupt(f"{path}: not a transcript-bot index manifest; rebuild with: transcript-bot index --full")
+        raise IndexCorrupt(f"{path}: not a transcript-bot index manifest; {_rebuild(folder, corpus)}")
     return manifest
 
 
 def check_compatible(manifest: dict[str, Any], folder: Path, model: str | None, passage_rules: str | None,
-                     versions: tuple[int, ...] = (FORMAT_VERSION,)) -> None:
+                     versions: tuple[int, ...] = (FORMAT_VERSION,), corpus: Path | None = None) -> None:
     """Refuse an index of another format version, model or passage rules, saying how to fix it."""
-    fix = f"rebuild it with: transcript-bot index --full --index {folder}"
+    fix = f"rebuild it with: {index_command(folder, corpus, '--full')}"
     if manifest.get("format_version") not in versions:
         if manifest.get("format_version") in UPGRADABLE_VERSIONS:
             raise IndexMismatch(f"{folder}/ has index format {manifest.get('format_version')}, this version reads "
-                                f"{FORMAT_VERSION}; upgrade it (no re-embedding) with: transcript-bot index --index {folder}")
+                                f"{FORMAT_VERSION}; upgrade it (no re-embedding) with: {index_command(folder, corpus)}")
         raise IndexMismatch(
             f"{folder}/ has index format {manifest.get('format_version')}, this version reads {FORMAT_VERSION}; {fix}"
         )
     built_with = manifest.get("model", {}).get("name")
     if model is not None and built_with != model:
-        raise IndexMismatch(f"{folder}/ was built with model {built_with!r}, not {model!r}; {fix} --model {model}")
+        raise IndexMismatch(f"{folder}/ was built with model {built_with!r}, not {model!r}; {fix} --model {_arg(model)}")
     if passage_rules is not None and manifest.get("passage_rules") != passage_rules:
         raise IndexMismatch(
             f"{folder}/ was built with passage rules {manifest.get('passage_rules')!r}, "
@@ -171,7 +205,8 @@ def check_compatible(manifest: dict[str, Any], folder: Path, model: str | None, 
         )
 
 
-def load(folder: Path, model: str | None = None, passage_rules: str | None = None, mmap: bool = False) -> IndexData:
+def load(folder: Path, model: str | None = None, passage_rules: str | None = None, mmap: bool = False,
+         corpus: Path | None = None) -> IndexData:
     """Load and verify the current generation of the index in ``folder``.
 
     With ``mmap`` the vectors stay in the page cache instead of being copied into this process
@@ -179,14 +214,14 @@ def load(folder: Path, model: str | None = None, passage_rules: str | None = Non
     FAISS index must never be modified. Safe because generation files are never rewritten in
     place, only replaced and unlinked, which leaves a mapping intact.
     """
-    manifest = read_manifest(folder)
-    check_compatible(manifest, folder, model, passage_rules)
-    files = verify(folder, manifest)
+    manifest = read_manifest(folder, corpus)
+    check_compatible(manifest, folder, model, passage_rules, corpus=corpus)
+    files = verify(folder, manifest, corpus)
     passages_file = folder / files["passages"]["path"]
     passages = [Passage.from_json(json.loads(line)) for line in _lines(passages_file)]
-    vectors = _read_vectors(folder, manifest, len(passages), mmap)
-    keyword = _load_keyword(folder, files, len(passages))
-    titles = _load_titles(folder, manifest)
+    vectors = _read_vectors(folder, manifest, len(passages), mmap, corpus)
+    keyword = _load_keyword(folder, files, len(passages), corpus)
+    titles = _load_titles(folder, manifest, corpus)
     return IndexData(folder, manifest, passages, vectors, keyword, int(manifest.get("generation", 0)), titles)
 
 
@@ -203,6 +238,7 @@ class Stored:
     vectors: Any  # a FAISS index, loaded for modification (never memory-mapped)
     keyword: KeywordIndex | None
     title_vectors: np.ndarray
+    corpus: Path | None = None  # named in advice
 
     def __post_init__(self) -> None:
         self.transcript_names = sorted(self.manifest.get("transcripts", {}))
@@ -210,7 +246,7 @@ class Stored:
         starts = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
         if starts[-1] != len(self.lines):
             raise IndexCorrupt(f"{self.folder / self.manifest['files']['passages']['path']}: {len(self.lines)} passages, "
-                               f"but the manifest's transcripts add up to {starts[-1]}; rebuild with: transcript-bot index --full")
+                               f"but the manifest's transcripts add up to {starts[-1]}; {_rebuild(self.folder, self.corpus)}")
         self._slices = {r: (int(starts[i]), int(starts[i + 1])) for i, r in enumerate(self.transcript_names)}
 
     def rows(self, rel: str) -> tuple[int, int]:
@@ -225,32 +261,33 @@ class Stored:
         return [Passage.from_json(json.loads(line)) for line in self.lines]
 
 
-def open_for_update(folder: Path, manifest: dict[str, Any]) -> Stored:
+def open_for_update(folder: Path, manifest: dict[str, Any], corpus: Path | None = None) -> Stored:
     """Verify the generation ``manifest`` names and open it for an update, parsing no passage.
 
     The caller has read the manifest and checked it with `check_compatible` (versions
     `UPGRADABLE_VERSIONS`): a format-1 index is accepted, its vectors, passages and titles
     read as they are.
     """
-    files = verify(folder, manifest)
+    files = verify(folder, manifest, corpus)
     lines = _lines(folder / files["passages"]["path"])
-    vectors = _read_vectors(folder, manifest, len(lines), mmap=False)
-    keyword = _load_keyword(folder, files, len(lines)) if manifest.get("format_version") == FORMAT_VERSION else None
-    return Stored(folder, manifest, lines, vectors, keyword, _load_titles(folder, manifest))
+    vectors = _read_vectors(folder, manifest, len(lines), False, corpus)
+    keyword = (_load_keyword(folder, files, len(lines), corpus) if manifest.get("format_version") == FORMAT_VERSION
+               else None)
+    return Stored(folder, manifest, lines, vectors, keyword, _load_titles(folder, manifest, corpus), corpus)
 
 
-def verify(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+def verify(folder: Path, manifest: dict[str, Any], corpus: Path | None = None) -> dict[str, Any]:
     """Check that every data file of the manifest's generation is present and intact; its files."""
     files = manifest.get("files", {})
     for key in DATA_KINDS:
         if key not in files:
-            raise IndexCorrupt(f"{manifest_path(folder)}: names no {key} file; rebuild with: transcript-bot index --full")
+            raise IndexCorrupt(f"{manifest_path(folder)}: names no {key} file; {_rebuild(folder, corpus)}")
     for entry in files.values():
-        _verify(folder / entry["path"], entry.get("sha256"))
+        _verify(folder / entry["path"], entry.get("sha256"), folder, corpus)
     return files
 
 
-def _read_vectors(folder: Path, manifest: dict[str, Any], n_passages: int, mmap: bool):
+def _read_vectors(folder: Path, manifest: dict[str, Any], n_passages: int, mmap: bool, corpus: Path | None):
     """The generation's FAISS index, checked to hold one vector per passage."""
     import faiss
 
@@ -259,27 +296,27 @@ def _read_vectors(folder: Path, manifest: dict[str, Any], n_passages: int, mmap:
         vectors = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC if mmap else 0)
     except RuntimeError as exc:
         raise IndexCorrupt(f"{path}: unreadable FAISS index ({str(exc).splitlines()[0]}); "
-                           "rebuild with: transcript-bot index --full") from None
+                           f"{_rebuild(folder, corpus)}") from None
     if vectors.ntotal != n_passages or n_passages != manifest.get("passages"):
         raise IndexCorrupt(f"{folder}/: {vectors.ntotal} vectors but {n_passages} passages (manifest says "
-                           f"{manifest.get('passages')}); rebuild with: transcript-bot index --full")
+                           f"{manifest.get('passages')}); {_rebuild(folder, corpus)}")
     return vectors
 
 
-def _load_keyword(folder: Path, files: dict[str, Any], n_passages: int) -> KeywordIndex:
+def _load_keyword(folder: Path, files: dict[str, Any], n_passages: int, corpus: Path | None) -> KeywordIndex:
     path = folder / files["keyword"]["path"]
     try:
         return KeywordIndex.load(path, n_passages)
     except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise IndexCorrupt(f"{path}: unreadable keyword index ({exc}); rebuild with: transcript-bot index --full") from None
+        raise IndexCorrupt(f"{path}: unreadable keyword index ({exc}); {_rebuild(folder, corpus)}") from None
 
 
-def _load_titles(folder: Path, manifest: dict[str, Any]) -> np.ndarray:
+def _load_titles(folder: Path, manifest: dict[str, Any], corpus: Path | None) -> np.ndarray:
     path = folder / manifest["files"]["titles"]["path"]
     titles = np.load(path, allow_pickle=False).astype(np.float32)
     if len(titles) != len(manifest.get("transcripts", {})):
         raise IndexCorrupt(f"{path}: {len(titles)} title vectors for {len(manifest.get('transcripts', {}))} "
-                           "transcripts; rebuild with: transcript-bot index --full")
+                           f"transcripts; {_rebuild(folder, corpus)}")
     return titles
 
 
@@ -304,6 +341,7 @@ def write(folder: Path, manifest: dict[str, Any], lines: list[bytes], vectors, k
     """
     import faiss
 
+    check_folder(folder)
     folder.mkdir(parents=True, exist_ok=True)
     previous = None
     with contextlib.suppress(IndexMissing, IndexCorrupt):
@@ -358,6 +396,7 @@ def locked(folder: Path) -> Iterator[None]:
     """
     from filelock import FileLock, Timeout
 
+    check_folder(folder)
     folder.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(folder / LOCK), timeout=0)
     try:
@@ -415,13 +454,11 @@ def _checksum(path: Path) -> str:
     return h.hexdigest()
 
 
-def _verify(path: Path, expected: str | None) -> None:
+def _verify(path: Path, expected: str | None, folder: Path, corpus: Path | None) -> None:
     if not path.exists():
-        raise IndexCorrupt(f"{path}: index file missing; rebuild with: transcript-bot index --full")
+        raise IndexCorrupt(f"{path}: index file missing; {_rebuild(folder, corpus)}")
     if expected and _checksum(path) != expected:
-        raise IndexCorrupt(
-            f"{path}: index file is truncated or altered (checksum mismatch); rebuild with: transcript-bot index --full"
-        )
+        raise IndexCorrupt(f"{path}: index file is truncated or altered (checksum mismatch); {_rebuild(folder, corpus)}")
 
 
 def _fsync(path: Path) -> None:

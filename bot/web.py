@@ -19,14 +19,13 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import web_render as R
-from .core import MAX_QUESTION_CHARS, AskOptions, TranscriptBot
+from .core import MAX_CONTEXT_QUESTIONS, AskOptions, TranscriptBot, check_request, check_topic
 from .errors import BadQuery, BotError
-from .settings import Settings
+from .settings import DEFAULT_HOST, DEFAULT_PORT, Settings
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home at launch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 7860
 NEIGHBOURS_BEFORE, NEIGHBOURS_AFTER = 2, 2
 WHO_POOL = 60
 # Questions the bundled Kremlin corpus answers well; shown on first load.
@@ -77,17 +76,27 @@ def make_filters(
     until: str | None = "",
     collections: Sequence[str] | None = None,
     transcripts: Sequence[str] | None = None,
-    k: int | float = 5,
+    k: Any = 5,
 ) -> dict[str, Any]:
-    """The filter form as one plain dict (what a turn records and `filters_summary` describes)."""
+    """The filter form as one plain dict (what a turn records and `filters_summary` describes).
+
+    Values are kept as the form sent them (the core checks them when the question is asked).
+    """
     return {
-        "speakers": list(speakers or []),
-        "since": (since or "").strip(),
-        "until": (until or "").strip(),
-        "collections": list(collections or []),
-        "transcripts": list(transcripts or []),
-        "k": int(k or 5),
+        "speakers": _as_list(speakers),
+        "since": since.strip() if isinstance(since, str) else since,
+        "until": until.strip() if isinstance(until, str) else until,
+        "collections": _as_list(collections),
+        "transcripts": _as_list(transcripts),
+        "k": 5 if k is None or k == "" else k,
     }
+
+
+def _as_list(value: Any) -> list[Any]:
+    """A multiselect's value as a list: one string is one item, not its characters."""
+    if not value:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
 def ask_options(bot: TranscriptBot, filters: dict[str, Any], context: Sequence[str], infer: bool) -> AskOptions:
@@ -112,10 +121,11 @@ def answer_turn(
 ) -> dict[str, Any]:
     """Ask one question of the conversation; the turn records what was asked, how, and the answer.
 
-    The earlier questions (oldest first) are the context that makes follow-ups work. The
-    neighbouring turns of every hit are fetched now, so expanding a card needs no round trip.
+    The earlier questions (oldest first, the last `MAX_CONTEXT_QUESTIONS` of a long chat) are
+    the context that makes follow-ups work. The neighbouring turns of every hit are fetched now,
+    so expanding a card needs no round trip.
     """
-    context = [t["question"] for t in history] if use_context else []
+    context = [t["question"] for t in history][-MAX_CONTEXT_QUESTIONS:] if use_context else []
     options = ask_options(bot, filters, context, infer)
     bot.maybe_reload()  # a newer index generation written by `transcript-bot index` is picked up here
     result = bot.ask(question, options).to_json()
@@ -231,22 +241,25 @@ def corpus_panel(bot: TranscriptBot) -> tuple[str, str]:
     return html, banner
 
 
-def parse_list(value: Any, name: str) -> list[str] | None:
-    """An API list parameter: a list, a JSON list string, or one plain value (None when empty)."""
+def parse_list(value: Any, name: str) -> Any:
+    """An API list parameter: a list, a JSON list string, or one plain value (None when empty).
+
+    Only the JSON is parsed here; the items go to the core as they are, which checks them.
+    """
     if value is None or value == "" or value == []:
         return None
     if isinstance(value, (list, tuple)):
-        return [str(v) for v in value]
-    text = str(value).strip()
+        return list(value)
+    if not isinstance(value, str):
+        return value  # the core says what it should have been
+    text = value.strip()
     if not text:
         return None
     if text.startswith("["):
         try:
             items = json.loads(text)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             raise BadQuery(f"{name} looks like a JSON list but does not parse") from None
-        if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
-            raise BadQuery(f"{name} must be a JSON list of strings")
         return items or None
     return [text]
 
@@ -266,14 +279,28 @@ def api_answer(
     context: Any = "",
     transcripts: Any = "",
 ) -> dict[str, Any]:
-    """What the /ask endpoint returns: exactly ``transcript-bot ask --json``."""
-    people = [s.strip() for s in (speaker or "").split(";") if s.strip()]
+    """What the /ask endpoint returns: exactly ``transcript-bot ask --json``.
+
+    The parameters are parsed here (``speaker`` split on ";", JSON lists read) and checked by
+    the core; anything wrong raises BadQuery with a one-line message.
+    """
     options = AskOptions(
-        k=int(k), speaker=people[0] if len(people) == 1 else None, speakers=people if len(people) > 1 else None,
-        since=since or None, until=until or None, context=parse_context(context),
-        transcripts=parse_list(transcripts, "transcripts"),
+        k=k, since=since, until=until, context=parse_context(context), transcripts=parse_list(transcripts, "transcripts"),
     )
+    if isinstance(speaker, str):
+        people = [s.strip() for s in speaker.split(";") if s.strip()]
+        options.speaker = people[0] if len(people) == 1 else None
+        options.speakers = people if len(people) > 1 else None
+    else:
+        options.speaker = speaker
     return bot.ask(question, options).to_json()
+
+
+def api_ranking(bot: TranscriptBot, topic: str, k: int = 10, since: str = "", until: str = "",
+                transcripts: Any = "") -> dict[str, Any]:
+    """What the /who endpoint returns: the "who said it" ranking (``transcript-bot who --json``)."""
+    options = AskOptions(since=since, until=until, transcripts=parse_list(transcripts, "transcripts"))
+    return {"topic": check_topic(topic), "speakers": bot.who(topic, k=k, pool=WHO_POOL, options=options)}
 
 
 # -- the Gradio app -------------------------------------------------------------------------------
@@ -314,8 +341,9 @@ for hit in result["hits"]:
     print(hit["citation"])
 ```
 
-`context` is a JSON list of the earlier questions (or one earlier question as plain text). Errors (empty or too
-long question, bad date, unknown speaker) come back as an error with a one-line message.
+`context` is a JSON list of the earlier questions (or one earlier question as plain text), at most 50 of at most
+1,000 characters each. Errors (an empty or too long question, k outside 1-100, a bad date, an unknown speaker, a
+value of the wrong type) come back as an error with a one-line message.
 `/who` takes a topic, a number of speakers and optionally since, until and transcripts, and returns the
 "who said it" ranking.
 """
@@ -333,27 +361,22 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None):
     )
     corpus_html, banner = corpus_panel(bot)
 
-    def to_message(exc: BotError) -> str:
-        return str(exc)[:1].upper() + str(exc)[1:]
+    def refused(exc: BotError | str, where: str):
+        """A user's mistake as a `gr.Error` carrying the core's one-line message unchanged.
 
-    def question_problem(question: str | None) -> str | None:
-        """Why a question cannot be asked (the core checks the same), or None."""
-        q = (question or "").strip()
-        if not q:
-            return "Type a question first, for example: " + (
-                examples[0] if examples else "What was said about gas prices?"
-            )
-        if len(q) > MAX_QUESTION_CHARS:
-            return (
-                f"Your question is {len(q):,} characters long; the limit is {MAX_QUESTION_CHARS:,}. Please shorten it."
-            )
+        Logged here as one line: Gradio prints the full traceback of every gr.Error raised
+        in a handler unless it is made with ``print_exception=False``.
+        """
+        print(f"transcript-bot serve: {where} refused: {exc}", file=sys.stderr, flush=True)
+        return gr.Error(str(exc), print_exception=False)
+
+    def question_problem(question: Any) -> str | None:
+        """Why a question cannot be asked (the core's own check and message), or None."""
+        try:
+            check_request(question)
+        except BadQuery as exc:
+            return str(exc)
         return None
-
-    def check_question(question: str | None) -> str:
-        problem = question_problem(question)
-        if problem:
-            raise gr.Error(problem)
-        return (question or "").strip()
 
     # -- handlers (thin: check input, call the plain functions above, turn errors into messages) --
     # `start` runs unqueued so the question shows at once; Gradio only shows errors of queued
@@ -374,7 +397,7 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None):
 
     def finish(pending, history, speakers, since, until, collections, transcripts, k):
         if not pending or pending.get("error"):
-            raise gr.Error((pending or {}).get("error") or "Type a question first.")
+            raise refused((pending or {}).get("error") or "empty question", "question")
         question, mode = pending["question"], pending["mode"]
         history = list(history or [])
         if mode == "relax":
@@ -384,7 +407,8 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None):
         try:
             turn = answer_turn(bot, question, earlier, filters, infer=(mode != "relax"), use_context=(mode != "relax"))
         except BotError as exc:
-            gr.Warning(to_message(exc))
+            print(f"transcript-bot serve: question refused: {exc}", file=sys.stderr, flush=True)
+            gr.Warning(str(exc))
             restore = question if mode == "ask" else gr.update()
             return (
                 render(bot, history),
@@ -434,12 +458,12 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None):
         return [], "", "", [], [], 5, gr.update(label="Filters (none: searching everything)")
 
     def show_who(topic, k, speakers, since, until, collections, transcripts, _k):
-        t = check_question(topic)
         filters = make_filters(speakers, since, until, collections, transcripts, 5)
         try:
-            rows = bot.who(t, k=int(k), pool=WHO_POOL, options=ask_options(bot, filters, (), infer=False))
+            t = check_topic(topic)
+            rows = bot.who(t, k=k, pool=WHO_POOL, options=ask_options(bot, filters, (), infer=False))
         except BotError as exc:
-            raise gr.Error(to_message(exc)) from None
+            raise refused(exc, "who said it") from None
         return R.who_html(t, rows, WHO_POOL, R.filters_summary(filters, transcript_titles(bot)))
 
     def refresh():
@@ -450,7 +474,7 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None):
         try:
             changed = bot.reload()
         except BotError as exc:
-            raise gr.Error(to_message(exc)) from None
+            raise refused(exc, "reload") from None
         gr.Info(f"Loaded index generation {bot.data.generation}." if changed else "The index is unchanged.")
         html, new_banner = corpus_panel(bot)
         return (
@@ -475,7 +499,7 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None):
         try:
             return api_answer(bot, question, k, speaker, since, until, context, transcripts)
         except BotError as exc:
-            raise gr.Error(to_message(exc)) from None
+            raise refused(exc, "/ask") from None
 
     def api_who(topic: str, k: int = 10, since: str = "", until: str = "", transcripts: str = "") -> dict:
         """Who spoke to a topic most: people with passage counts, date range and best passage.
@@ -483,10 +507,9 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None):
         since/until: YYYY[-MM[-DD]] or ""; transcripts: a JSON list of corpus paths, or one path.
         """
         try:
-            options = AskOptions(since=since or None, until=until or None, transcripts=parse_list(transcripts, "transcripts"))
-            return {"topic": topic, "speakers": bot.who(topic, k=int(k), pool=WHO_POOL, options=options)}
+            return api_ranking(bot, topic, k, since, until, transcripts)
         except BotError as exc:
-            raise gr.Error(to_message(exc)) from None
+            raise refused(exc, "/who") from None
 
     # -- layout -----------------------------------------------------------------------------------
 
@@ -691,8 +714,44 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None):
     return demo
 
 
+def check_address(host: str, port: int) -> None:
+    """BotError, naming the address, if nothing can listen on ``host``:``port`` (a port in use,
+    no such address); said at once, before the index and the model load."""
+    import errno
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server itself binds
+            probe.bind(address)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise BotError(f"port {port} on {host} is already in use (another server?); choose another with --port") from None
+        raise BotError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    except (UnicodeError, OverflowError, ValueError) as exc:  # a host name no resolver takes, a port out of range
+        raise BotError(f"cannot listen on {host}:{port}: {exc}") from None
+
+
 def launch(demo, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, prevent_thread_lock: bool = False):
-    """Start the server bound to ``host`` (127.0.0.1 unless told otherwise) and print the url."""
+    """Start the server bound to ``host`` (127.0.0.1 unless told otherwise) and print the url.
+
+    BotError when it cannot listen there (the port was taken meanwhile, say).
+    """
+    check_address(host, port)
+    try:
+        _launch(demo, host, port)
+    except OSError as exc:  # Gradio's 20-line "Cannot find empty port": one line instead
+        raise BotError(f"cannot start the web server on {host}:{port}: {str(exc).split('.')[0]}; "
+                       "choose another port with --port") from None
+    url = f"http://{host}:{demo.server_port}/"
+    print(f"transcript-bot web chat: {url}  (Ctrl+C stops it)", flush=True)
+    if not prevent_thread_lock:
+        demo.block_thread()
+    return url
+
+
+def _launch(demo, host: str, port: int) -> None:
     # The CSS also travels in the page head (see build_demo); given here too, it is there from the first paint.
     demo.launch(
         server_name=host,
@@ -706,15 +765,14 @@ def launch(demo, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, prevent_thr
         run_history=False,
         css=R.CSS,
     )
-    url = f"http://{host}:{demo.server_port}/"
-    print(f"transcript-bot web chat: {url}  (Ctrl+C stops it)", flush=True)
-    if not prevent_thread_lock:
-        demo.block_thread()
-    return url
 
 
 def ensure_index(settings: Settings, embedder_holder: dict[str, Any]) -> None:
-    """Verify the index against the corpus; build or update it first when it is missing or stale."""
+    """Verify the index against the corpus; build or update it first when it is missing or stale.
+
+    A damaged index (a data file truncated or altered) is reported, as IndexCorrupt with the
+    command that rebuilds it, and not called up to date: rebuilding it is the user's call.
+    """
     from . import store
     from .chunking import PASSAGE_RULES
     from .embedding import load_embedder
@@ -723,8 +781,9 @@ def ensure_index(settings: Settings, embedder_holder: dict[str, Any]) -> None:
 
     reason = None
     try:
-        manifest = store.read_manifest(settings.index)
-        store.check_compatible(manifest, settings.index, settings.model, PASSAGE_RULES)
+        manifest = store.read_manifest(settings.index, settings.corpus)
+        store.check_compatible(manifest, settings.index, settings.model, PASSAGE_RULES, corpus=settings.corpus)
+        store.verify(settings.index, manifest, settings.corpus)  # checksums: "up to date" only if intact
         if not Path(settings.corpus).exists():
             print(f"warning: corpus folder {settings.corpus} not found; serving the index as it is", file=sys.stderr)
             return
@@ -766,8 +825,11 @@ def serve(
     """``transcript-bot serve``: bring the index up to date, load index and model once, start the chat.
 
     Returns the running Blocks (only reached with ``prevent_thread_lock``, as tests use it).
+    An address nothing can listen on is refused (BotError) before anything loads.
     """
     from .embedding import load_embedder
+
+    check_address(host, port)
 
     holder: dict[str, Any] = {"embedder": embedder} if embedder is not None else {}
     if sync_first:

@@ -17,6 +17,20 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+# Property-based tests (hypothesis): few examples by default, so the suite stays fast; many with
+# HYPOTHESIS_PROFILE=thorough. No deadline: examples that reach the real model vary in time.
+try:
+    from hypothesis import HealthCheck, settings
+
+    _SLOW_OK = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+    settings.register_profile("ci", max_examples=30, deadline=None, suppress_health_check=_SLOW_OK,
+                              database=None, print_blob=True)
+    settings.register_profile("thorough", max_examples=600, deadline=None, suppress_health_check=_SLOW_OK,
+                              print_blob=True)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+except ImportError:  # the test extra is not installed: the property tests skip themselves
+    pass
+
 REPO = Path(__file__).resolve().parent.parent
 KREMLIN = REPO / "corpus" / "kremlin"
 DATA = Path(__file__).resolve().parent / "data"

@@ -76,13 +76,29 @@ def test_filters_and_batch(tmp_path, paths):
     assert rows[2]["understood"]["follow_up"] is True
 
 
+# Exit 2 for anything wrong with what was typed (bad flag values included), 1 for runtime errors.
 @pytest.mark.parametrize("args,code,message", [
-    (["ask", ""], 1, "empty question"),
-    (["ask", "x", "--since", "2019-13-01"], 1, "bad date"),
-    (["ask", "x", "--speaker", "Nobody Atall"], 1, "no speaker matches"),
-    (["ask", "x", "-k", "0"], 1, "k must be"),
+    (["ask", ""], 2, "empty question"),
+    (["ask", "x", "--since", "2019-13-01"], 2, "bad date for since: no such month in '2019-13-01'"),
+    (["ask", "x", "--until", "2019-02-30"], 2, "'2019-02-30'"),
+    (["ask", "x", "--since", "2020", "--until", "2019"], 2, "since 2020 is after until 2019"),
+    (["ask", "x", "--speaker", "Nobody Atall"], 2, "no speaker matches 'Nobody Atall'"),
+    (["ask", "x", "--transcript", "kremlin/none.txt"], 2, "no transcript 'kremlin/none.txt'"),
+    (["ask", "x", "-k", "0"], 2, "k (number of passages) must be between 1 and 100, not 0"),
+    (["ask", "x", "-k", "101"], 2, "not 101"),
+    (["ask", "x" * 1001], 2, "question too long (1,001 characters, limit 1,000)"),
+    (["ask", "gas", "--context", "y" * 1001], 2, "earlier question 1 of the context too long"),
     (["ask"], 2, "question is required"),
     (["ask", "x", "-k", "many"], 2, "invalid int"),
+    (["who", "gas", "-k", "0"], 2, "k (number of speakers) must be between 1 and 100, not 0"),
+    (["who", "gas", "-k", "-1"], 2, "not -1"),
+    (["who", ""], 2, "empty topic"),
+    (["who", "   "], 2, "empty topic"),
+    (["who", "t" * 201], 2, "topic too long (201 characters, limit 200)"),
+    (["eval", "tests/data/small-questions.jsonl", "-k", "0"], 2, "k (number of passages) must be between"),
+    (["serve", "--port", "99999"], 2, "--port: a port number from 1 to 65535, not '99999'"),
+    (["serve", "--port", "0"], 2, "not '0'"),
+    (["index", "--max-file-mb", "inf"], 2, "--max-file-mb: a size in MB above 0 and below 1,000,000, not 'inf'"),
     (["frobnicate"], 2, "invalid choice"),
 ])
 def test_errors_are_one_line_with_exit_codes(paths, args, code, message):
@@ -90,6 +106,79 @@ def test_errors_are_one_line_with_exit_codes(paths, args, code, message):
     assert out.returncode == code, out.stderr
     assert message in out.stderr and "Traceback" not in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+    assert out.stdout == ""
+
+
+def test_port_from_the_environment_is_checked_before_anything_loads(paths):
+    out = run("serve", *paths, env_extra={"TRANSCRIPT_BOT_PORT": "http"})
+    assert out.returncode == 2 and out.stderr.strip() == (
+        "transcript-bot serve: TRANSCRIPT_BOT_PORT must be a port number from 1 to 65535, not 'http'")
+    assert run("--help", env_extra={"TRANSCRIPT_BOT_PORT": "http"}).returncode == 0  # parsing never reads it
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line(paths):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = run("serve", "--port", str(port), "--no-sync", *paths, timeout=120)
+    assert out.returncode == 1, out.stderr
+    assert out.stderr.strip() == (f"error: port {port} on 127.0.0.1 is already in use (another server?); "
+                                  "choose another with --port")
+    out = run("serve", "--host", "no-such-host.invalid", "--port", str(port), "--no-sync", *paths, timeout=120)
+    assert out.returncode == 1 and out.stderr.startswith(f"error: cannot listen on no-such-host.invalid:{port}: ")
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_an_index_path_that_is_a_file_is_named(tmp_path, small_corpus):
+    not_a_folder = tmp_path / "index.txt"
+    not_a_folder.write_text("not an index")
+    for command in (["index"], ["ask", "gas"], ["stats"]):
+        out = run(*command, "--index", str(not_a_folder), "--corpus", str(small_corpus))
+        assert out.returncode == 1, (command, out.stderr)
+        assert out.stderr.strip() == (f"error: index path {not_a_folder} is a file, not a folder; "
+                                      "give an index folder with --index"), command
+    assert not_a_folder.read_text() == "not an index"
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(paths):
+    """``ask ... | head``: stdout is a pipe nobody reads any more; no BrokenPipeError traceback."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before anything is written: deterministic
+    try:
+        out = subprocess.run([sys.executable, "-m", "bot", "ask", "gas prices", "-k", "10", *paths], stdout=write_end,
+                             stderr=subprocess.PIPE, text=True, cwd=REPO, timeout=300,
+                             env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    finally:
+        os.close(write_end)
+    assert out.returncode == 141 and out.stderr == ""
+
+
+def test_batch_lines_are_checked_by_the_core_one_line_each(tmp_path, paths):
+    batch = tmp_path / "q.jsonl"
+    batch.write_text("\n".join([
+        json.dumps({"id": "ok", "question": "gas supplies to Europe"}),
+        json.dumps({"id": "k", "question": "gas", "k": "many"}),
+        json.dumps({"id": "ctx", "question": "gas", "context": 5}),
+        json.dumps({"id": "speaker", "question": "gas", "speaker": ["Putin"]}),
+        json.dumps({"id": "date", "question": "gas", "since": "2019-13"}),
+        json.dumps({"id": "long", "question": "gas", "context": ["q"] * 51}),
+        "[1, 2]",
+    ]) + "\n")
+    out = run("ask", "--batch", str(batch), "--json", *paths)
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+    rows = {r["id"]: r for r in map(json.loads, out.stdout.splitlines())}
+    assert rows["ok"]["hits"]
+    assert rows["k"]["error"] == "k (number of passages) must be a whole number between 1 and 100, not 'many'"
+    assert rows["ctx"]["error"] == "context (earlier questions) must be a list, not a number"
+    assert rows["speaker"]["error"] == "speaker must be text, not a list"
+    assert rows["date"]["error"] == "bad date for since: no such month in '2019-13'"
+    assert rows["long"]["error"] == "context (earlier questions): too many (51, limit 50)"
+    assert out.stderr.strip().splitlines() == [f"error: {batch}:7: not a question line (needs a \"question\" string)"]
+    flags = run("ask", "--batch", str(batch), "-k", "0", *paths)  # a bad flag is a usage error, before any line
+    assert flags.returncode == 2 and flags.stdout == "" and "k (number of passages)" in flags.stderr
 
 
 def test_who_command_ranks_people_and_takes_filters(paths):
@@ -104,7 +193,7 @@ def test_who_command_ranks_people_and_takes_filters(paths):
     assert dated and all("2016" <= r["date_range"][0] and r["date_range"][1] <= "2017-12-31" for r in dated)
     assert dated != everyone
     text = run("who", "gas supplies", "--until", "not-a-date", *paths)
-    assert text.returncode == 1 and "not-a-date" in text.stderr and len(text.stderr.strip().splitlines()) == 1
+    assert text.returncode == 2 and "not-a-date" in text.stderr and len(text.stderr.strip().splitlines()) == 1
 
 
 def test_missing_index_and_unknown_corpus(tmp_path):

@@ -220,7 +220,32 @@ def test_damaged_index_file_is_named_and_ask_says_how_to_rebuild(small_corpus, i
     assert out.returncode == 1 and out.stdout == ""  # no results at all rather than wrong ones
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1, out.stderr
-    assert target.name in lines[0] and "rebuild with: transcript-bot index --full" in lines[0]
+    assert target.name in lines[0]
+    # The advice names this index and this corpus: followed literally, it rebuilds neither ./index nor from ./corpus.
+    assert lines[0].endswith(f"; rebuild with: transcript-bot index --full --index {index_copy} --corpus {small_corpus}")
+
+
+def test_every_piece_of_advice_names_the_index_and_corpus_it_is_about(tmp_path, small_corpus, index_copy):
+    from bot.errors import IndexCorrupt, IndexMismatch, IndexMissing
+
+    corpus = tmp_path / "my corpus"
+    with pytest.raises(IndexMissing) as missing:
+        store.read_manifest(tmp_path / "none", corpus)
+    assert str(missing.value).endswith(f"(run: transcript-bot index --index {tmp_path / 'none'} --corpus '{corpus}')")
+    with pytest.raises(IndexMismatch) as other_model:
+        store.load(index_copy, model="other-model", corpus=small_corpus)
+    assert str(other_model.value).endswith(
+        f"rebuild it with: transcript-bot index --full --index {index_copy} --corpus {small_corpus} --model other-model")
+    manifest = json.loads((index_copy / store.MANIFEST).read_text())
+    (index_copy / manifest["files"]["titles"]["path"]).unlink()
+    for folder_corpus, tail in ((None, f"--index {index_copy}"), (Path("corpus"), f"--index {index_copy}"),
+                                (small_corpus, f"--index {index_copy} --corpus {small_corpus}")):
+        with pytest.raises(IndexCorrupt) as damaged:
+            store.load(index_copy, corpus=folder_corpus)
+        assert str(damaged.value).endswith(f"rebuild with: transcript-bot index --full {tail}")
+    (index_copy / store.MANIFEST).write_text("{}")
+    with pytest.raises(IndexCorrupt, match=re.escape(f"--full --index {index_copy} --corpus {small_corpus}")):
+        store.read_manifest(index_copy, small_corpus)
 
 
 # -- bad input --------------------------------------------------------------------------------

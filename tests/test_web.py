@@ -154,8 +154,17 @@ def test_date_collection_and_transcript_filters(small_bot):
 def test_bad_questions_are_refused_with_a_message(small_bot):
     with pytest.raises(BadQuery, match="empty question"):
         web.chat(small_bot, "   ")
-    with pytest.raises(BadQuery, match="too long .*limit 1000"):
+    with pytest.raises(BadQuery, match=r"too long .*limit 1,000\)$"):
         web.chat(small_bot, "why " * 300)
+
+
+def test_a_long_chat_sends_its_last_questions_as_context(small_bot):
+    """The conversation grows with the chat; what is sent stays within the core's limit."""
+    from bot.core import MAX_CONTEXT_QUESTIONS
+
+    history = [{"question": f"What about gas in {year}?"} for year in range(1950, 2010)]
+    turn = web.answer_turn(small_bot, "And what about oil?", history, web.make_filters(k=2))
+    assert turn["context"] == [t["question"] for t in history][-MAX_CONTEXT_QUESTIONS:]
 
 
 def test_speaker_choices_group_labels_with_turn_counts(small_bot):

@@ -129,3 +129,83 @@ def test_serve_brings_a_stale_index_up_to_date_first(tmp_path, small_corpus, ind
     )
     demo.close()
     assert "is up to date" in capsys.readouterr().out
+
+
+def test_api_errors_arrive_unchanged_and_log_one_line_each(client, capfd):
+    """A user's mistake comes back as the core's message, as is, and the server logs one line for it
+    (Gradio prints a full traceback for a gr.Error unless told not to)."""
+    from gradio_client.exceptions import AppError
+
+    capfd.readouterr()
+    cases = [
+        (("gas", 0), "/ask", "k (number of passages) must be between 1 and 100, not 0"),
+        (("gas", 5, "", "", "", "[" + ", ".join(['"q"'] * 51) + "]"), "/ask",
+         "context (earlier questions): too many (51, limit 50)"),
+        (("gas", 5, "", "", "", "c" * 1_000_000), "/ask",
+         "earlier question 1 of the context too long (1,000,000 characters, limit 1,000)"),
+        (("t" * 100_000, 5), "/who", "topic too long (100,000 characters, limit 200)"),
+        (("gas", 100_000), "/who", "k (number of speakers) must be between 1 and 100, not 100000"),
+    ]
+    for args, endpoint, message in cases:
+        with pytest.raises(AppError) as caught:
+            client.predict(*args, api_name=endpoint)
+        assert str(caught.value) == message
+    log = capfd.readouterr().err
+    assert "Traceback" not in log
+    refusals = [line for line in log.splitlines() if "refused" in line]
+    assert refusals == [f"transcript-bot serve: {endpoint} refused: {message}" for _, endpoint, message in cases]
+
+
+def _serve(args: list[str], log) -> "subprocess.Popen[str]":
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    return subprocess.Popen([sys.executable, "-m", "bot", "serve", *args], stdout=subprocess.PIPE, stderr=log, text=True,
+                            cwd=Path(__file__).resolve().parent.parent, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+
+
+def test_transcript_bot_serve_logs_a_refused_request_in_one_line(tmp_path, small_corpus, small_index):
+    import signal
+
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    port = free_port()
+    log_path = tmp_path / "server.log"
+    with log_path.open("w") as log:
+        proc = _serve(["--port", str(port), "--corpus", str(small_corpus), "--index", str(small_index)], log)
+        try:
+            lines = []
+            while not any("web chat:" in line for line in lines):
+                line = proc.stdout.readline()
+                assert line, f"server ended: {lines} {log_path.read_text()}"
+                lines.append(line)
+            assert any("is up to date" in line for line in lines)
+            client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+            with pytest.raises(AppError, match=r"^k \(number of passages\) must be between 1 and 100, not 0$"):
+                client.predict("gas prices", 0, api_name="/ask")
+            assert client.predict("gas prices", 2, api_name="/ask")["hits"]
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=60)
+    log = log_path.read_text()
+    assert "Traceback" not in log, log
+    assert [line for line in log.splitlines() if "refused" in line] == [
+        "transcript-bot serve: /ask refused: k (number of passages) must be between 1 and 100, not 0"]
+
+
+def test_serve_on_a_damaged_index_reports_the_damage_only(tmp_path, small_corpus, index_copy):
+    import json
+
+    manifest = json.loads((index_copy / "manifest.json").read_text())
+    vectors = index_copy / manifest["files"]["vectors"]["path"]
+    vectors.write_bytes(vectors.read_bytes()[: vectors.stat().st_size // 2])
+    with (tmp_path / "server.log").open("w") as log:
+        proc = _serve(["--port", str(free_port()), "--corpus", str(small_corpus), "--index", str(index_copy)], log)
+        out, _ = proc.communicate(timeout=300)
+    err = (tmp_path / "server.log").read_text()
+    assert proc.returncode == 1 and out == ""  # nothing claims the index is up to date
+    assert err.strip() == (f"error: {vectors}: index file is truncated or altered (checksum mismatch); rebuild with: "
+                           f"transcript-bot index --full --index {index_copy} --corpus {small_corpus}")
