@@ -97,7 +97,8 @@ class TranscriptBot:
         if self._data is not None and manifest.get("generation") == self._data.generation:
             self._loaded_manifest_mtime = mtime
             return False
-        data = store.load(self.settings.index, model=self.settings.model, passage_rules=PASSAGE_RULES, mmap=True)
+        data = store.load(self.settings.index, model=self.settings.model, passage_rules=PASSAGE_RULES, mmap=True,
+                          store=self.settings.vector_store())
         directory = SpeakerDirectory(p.speaker for p in data.passages if p.speaker)
         with self._lock:
             self._data, self._retriever, self._directory = data, Retriever(data, self.config), directory
