@@ -50,12 +50,15 @@ def throughput(work: Path, workers: int) -> dict:
     from bot.distributed import RayEmbedder
 
     embedder = load_embedder()
+    on_ray = RayEmbedder(DEFAULT_MODEL, workers=workers)
     out = {}
-    for name, factory in (("plain", lambda: embedder),
-                          (f"ray ({workers} local workers)", lambda: RayEmbedder(DEFAULT_MODEL, workers=workers))):
+    for name, chosen in (("plain", embedder), (f"ray ({workers} local workers)", on_ray)):
         folder = work / name.split()[0]
         cpu = time.process_time()
-        report = sync(CORPUS, folder, DEFAULT_MODEL, factory, full=True, progress=False)
+        try:
+            report = sync(CORPUS, folder, DEFAULT_MODEL, lambda: chosen, full=True, progress=False)
+        finally:
+            on_ray.close()
         out[name] = {"passages": report.passages, "build_s": round(report.seconds, 1),
                      "embed_s": report.phases.get("embed"),
                      "passages_per_s_embedding": round(report.embedded / report.phases["embed"], 1),

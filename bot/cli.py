@@ -172,17 +172,22 @@ def cmd_index(args: argparse.Namespace) -> int:
         return 0
     progress = not args.quiet and not args.json
     factory = lambda: load_embedder(settings.model)  # noqa: E731
+    ray_embedder = None
     if args.ray is not None:
         from .distributed import RayEmbedder
 
         if args.ray_workers < 1:
             raise UsageError("--ray-workers must be at least 1")
-        factory = lambda: RayEmbedder(settings.model, address=args.ray or None, workers=args.ray_workers,  # noqa: E731
-                                      progress=progress)
-    report = sync(settings.corpus, settings.index, settings.model, factory,
-                  full=args.full, progress=progress, max_bytes=max_bytes,
-                  approximate=True if args.approximate else False if args.exact else None,
-                  vector_store=settings.vector_store())
+        ray_embedder = RayEmbedder(settings.model, address=args.ray or None, workers=args.ray_workers)
+        factory = lambda: ray_embedder  # noqa: E731
+    try:
+        report = sync(settings.corpus, settings.index, settings.model, factory,
+                      full=args.full, progress=progress, max_bytes=max_bytes,
+                      approximate=True if args.approximate else False if args.exact else None,
+                      vector_store=settings.vector_store())
+    finally:
+        if ray_embedder is not None:
+            ray_embedder.close()
     for line in report.problems:
         print(f"warning: {line}", file=sys.stderr)
     if args.json:

@@ -38,8 +38,7 @@ class _Encoder:
 class RayEmbedder:
     """Documents embedded by ``workers`` Ray workers; queries (rare while indexing) locally."""
 
-    def __init__(self, model: str, address: str | None = None, workers: int = 2, threads_per_worker: int = 1,
-                 progress: bool = False):
+    def __init__(self, model: str, address: str | None = None, workers: int = 2, threads_per_worker: int = 1):
         try:
             import ray  # noqa: F401
             import ray.data  # noqa: F401
@@ -49,9 +48,9 @@ class RayEmbedder:
         self.address = address
         self.workers = workers
         self.threads = threads_per_worker
-        self.progress = progress
         self._dimension: int | None = None
         self._local: SentenceTransformerEmbedder | None = None
+        self._started = False  # this embedder started the (local) Ray it uses: `close` stops it
 
     @property
     def dimension(self) -> int:
@@ -73,7 +72,7 @@ class RayEmbedder:
         import ray
         import ray.data
 
-        started_here = self._connect(ray)
+        self._connect(ray)
         try:
             context = ray.data.DataContext.get_current()
             context.enable_progress_bars = False  # the indexer shows its own bar
@@ -81,7 +80,8 @@ class RayEmbedder:
             # Longest first, as the plain path sorts them, so each batch pads little.
             order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
             items = [{"row": i, "text": texts[i]} for i in order]
-            dataset = ray.data.from_items(items, override_num_blocks=max(1, min(len(items) // BATCH, 200)))
+            blocks = max(self.workers, min(len(items) // BATCH, 200))
+            dataset = ray.data.from_items(items, override_num_blocks=min(blocks, len(items)))
             encoded = dataset.map_batches(
                 _Encoder, fn_constructor_kwargs={"model": self.name, "threads": self.threads},
                 batch_size=BATCH, batch_format="numpy", concurrency=self.workers, num_cpus=self.threads,
@@ -98,17 +98,22 @@ class RayEmbedder:
             raise
         except Exception as exc:  # a worker's failure arrives wrapped in Ray's own exception types
             raise BotError(f"embedding on Ray failed: {_first_line(exc)}") from None
-        finally:
-            if started_here:
-                ray.shutdown()
         assert out is not None
         self._dimension = out.shape[1]
         return out
 
-    def _connect(self, ray) -> bool:
-        """Join the cluster (or start a local Ray); True if this call started it."""
+    def close(self) -> None:
+        """Stop the local Ray this embedder started (a cluster it joined keeps running)."""
+        if self._started:
+            import ray
+
+            ray.shutdown()
+            self._started = False
+
+    def _connect(self, ray) -> None:
+        """Join the cluster (or start a local Ray), once for all the calls of this embedder."""
         if ray.is_initialized():
-            return False
+            return
         address = self.address or os.environ.get("RAY_ADDRESS") or None
         import logging
 
@@ -121,7 +126,7 @@ class RayEmbedder:
                 ray.init(num_cpus=self.workers * self.threads, **kwargs)
         except Exception as exc:
             raise BotError(f"cannot start or reach Ray{f' at {address}' if address else ''}: {_first_line(exc)}") from None
-        return True
+        self._started = True
 
 
 def _first_line(exc: BaseException) -> str:

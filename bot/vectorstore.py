@@ -195,10 +195,34 @@ def _client(spec: StoreSpec):
         except ImportError:
             raise BotError(f"--store {spec.describe()} (a local file) needs milvus-lite; {SCALE_EXTRA}") from None
         Path(str(spec.uri)).parent.mkdir(parents=True, exist_ok=True)
+    _quiet_milvus_logs()
     try:
         return MilvusClient(uri=spec.uri, timeout=10)
     except Exception as exc:  # pymilvus raises MilvusException, grpc errors or OSError for a bad address
         raise BotError(f"cannot reach Milvus at {spec.describe()}: {_first_line(exc)}") from None
+
+
+def as_faiss_keeps(vectors: np.ndarray) -> np.ndarray:
+    """``vectors`` as the FAISS store keeps them (its fp16 scalar quantiser, whose rounding
+    differs from numpy's in the last bit of a few components), so that both stores hold the
+    same numbers and score alike."""
+    import faiss
+
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if not len(vectors):
+        return vectors
+    quantiser = faiss.IndexScalarQuantizer(vectors.shape[1], faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
+    return quantiser.sa_decode(quantiser.sa_encode(vectors))
+
+
+def _quiet_milvus_logs() -> None:
+    """pymilvus and the in-process milvus-lite log warnings (a query iterator's missing
+    timestamp call, which milvus-lite does not implement) to stderr; errors reach the user as
+    one-line BotErrors instead."""
+    import logging
+
+    for name in ("pymilvus", "grpc._server", "milvus_lite"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -367,8 +391,7 @@ class MilvusStore:
 
     def add(self, vectors: np.ndarray, ids: np.ndarray, passages: Sequence[Any]) -> None:
         assert self.writing
-        # The same numbers as the FAISS store keeps (fp16), so that both score alike.
-        vectors = np.asarray(vectors, dtype=np.float32).astype(np.float16).astype(np.float32)
+        vectors = as_faiss_keeps(vectors)
         rows = []
         for vec, pid, p in zip(vectors, ids, passages):
             first, last = date_bounds(p.date)

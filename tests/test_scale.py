@@ -246,7 +246,11 @@ def test_ray_embedding_gives_the_plain_vectors_and_the_same_index(tmp_path, embe
 
     corpus = copy_small_corpus(tmp_path / "c", files=SMALL_FILES[:2])
     ray_index, plain_index = tmp_path / "ray", tmp_path / "plain"
-    report = sync(corpus, ray_index, DEFAULT_MODEL, lambda: RayEmbedder(DEFAULT_MODEL, workers=2), progress=False)
+    on_ray = RayEmbedder(DEFAULT_MODEL, workers=2)
+    try:
+        report = sync(corpus, ray_index, DEFAULT_MODEL, lambda: on_ray, progress=False)
+    finally:
+        on_ray.close()
     sync(corpus, plain_index, DEFAULT_MODEL, lambda: embedder, progress=False)
     assert report.embedded == report.passages > 0
     a, b = store.load(ray_index), store.load(plain_index)
