@@ -78,12 +78,12 @@ def throughput(work: Path, workers: int) -> dict:
     return out
 
 
-def equivalence(work: Path) -> dict:
+def equivalence(work: Path, milvus: str | None = None) -> dict:
     embedder = load_embedder()
     faiss_index, milvus_index = work / "faiss", work / "milvus"
     shutil.copytree(REPO / "index", faiss_index, ignore=shutil.ignore_patterns(".lock", ".*.tmp"))
     shutil.copytree(faiss_index, milvus_index)
-    spec = StoreSpec.parse(f"{work}/vectors.db#passages")
+    spec = StoreSpec.parse(milvus or f"{work}/vectors.db#passages")
     started = time.perf_counter()
     moved = sync(CORPUS, milvus_index, DEFAULT_MODEL, lambda: embedder, progress=False, vector_store=spec)
     fill = time.perf_counter() - started
@@ -107,8 +107,12 @@ def equivalence(work: Path) -> dict:
     scores = {}
     for name, bot in (("faiss", a), ("milvus", b)):
         report = evaluate(bot, questions, k=10)
-        scores[name] = {key: report[key] for key in ("hit@1", "hit@5", "hit@10", "mrr@10") if key in report}
-    out = {"passages": moved.passages, "milvus_fill_s": round(fill, 1), "re_embedded": moved.embedded,
+        overall = report["overall"]
+        scores[name] = {key: overall[key] for key in ("hit@1", "hit@5", "hit@10", "mrr@10", "false_abstentions",
+                                                      "abstained_unanswerable") if key in overall}
+        scores[name]["ask_p50_ms"] = report["latency_ms"].get("p50")
+    out = {"store": spec.describe(), "server": b.data.vector_store.client.get_server_version(),
+           "passages": moved.passages, "milvus_fill_s": round(fill, 1), "re_embedded": moved.embedded,
            "questions": len(questions), "identical_top10": same, "differences": differences,
            "search_p50_ms": {k: round(1000 * float(np.median(v)), 1) for k, v in times.items()},
            "search_p95_ms": {k: round(1000 * float(np.percentile(v, 95)), 1) for k, v in times.items()},
@@ -166,6 +170,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", choices=["throughput", "equivalence", "bm25"], action="append")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--milvus", help="equivalence against this store (default: a milvus-lite file), "
+                        "e.g. milvus://127.0.0.1:19530/bench")
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "scale.json"))
     args = parser.parse_args()
     parts = args.only or ["equivalence", "bm25", "throughput"]
@@ -177,7 +183,7 @@ def main() -> None:
             if part == "throughput":
                 result[part] = throughput(work, args.workers)
             elif part == "equivalence":
-                result[part] = equivalence(work)
+                result[part] = equivalence(work, args.milvus)
             else:
                 result[part] = bm25(work)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -30,6 +30,7 @@ from .indexer import Freshness, freshness
 from .query import SpeakerDirectory, find_dates, is_follow_up
 from .retrieval import Boosts, Filters, Focus, RetrievalConfig, Retriever, ScoredPassage
 from .settings import Settings
+from .vectorstore import MilvusStore
 
 MAX_QUESTION_CHARS = 1000
 ABSTAIN_LOOKS_AT = 5  # the top passages whose similarity decides abstention
@@ -331,6 +332,7 @@ class TranscriptBot:
             "date_range": [dates[0], dates[-1]] if dates else None,
             "model": manifest.get("model", {}).get("name"), "dimension": manifest.get("model", {}).get("dimension"),
             "vector_index": manifest.get("vector_index"),
+            "vector_store": data.vector_store.spec.describe() if isinstance(data.vector_store, MilvusStore) else "faiss",
             "index_bytes": size, "built_at": manifest.get("built_at"), "updated_at": manifest.get("updated_at"),
             "generation": data.generation,
         }

@@ -185,6 +185,9 @@ class FaissStore:
 
 def _client(spec: StoreSpec):
     """A pymilvus client for ``spec``, or a one-line BotError (not installed, unreachable)."""
+    # gRPC's C core logs to stderr on its own (keepalive "too_many_pings" notices from the
+    # in-process milvus-lite server, for one); failures reach the user as exceptions anyway.
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     try:
         from pymilvus import MilvusClient
     except ImportError:
@@ -199,7 +202,9 @@ def _client(spec: StoreSpec):
     try:
         return MilvusClient(uri=spec.uri, timeout=10)
     except Exception as exc:  # pymilvus raises MilvusException, grpc errors or OSError for a bad address
-        raise BotError(f"cannot reach Milvus at {spec.describe()}: {_first_line(exc)}") from None
+        hint = ("; a milvus-lite file is open in one process at a time (stop the server using it, "
+                "or use a Milvus server: milvus://HOST:PORT/COLLECTION)") if spec.lite else ""
+        raise BotError(f"cannot reach Milvus at {spec.describe()}: {_first_line(exc)}{hint}") from None
 
 
 def as_faiss_keeps(vectors: np.ndarray) -> np.ndarray:
