@@ -80,11 +80,12 @@ class RayEmbedder:
             # Longest first, as the plain path sorts them, so each batch pads little.
             order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
             items = [{"row": i, "text": texts[i]} for i in order]
-            blocks = max(self.workers, min(len(items) // BATCH, 200))
-            dataset = ray.data.from_items(items, override_num_blocks=min(blocks, len(items)))
+            blocks = min(max(self.workers, min(len(items) // BATCH, 200)), len(items))
+            dataset = ray.data.from_items(items, override_num_blocks=blocks)
             encoded = dataset.map_batches(
                 _Encoder, fn_constructor_kwargs={"model": self.name, "threads": self.threads},
-                batch_size=BATCH, batch_format="numpy", concurrency=self.workers, num_cpus=self.threads,
+                batch_size=BATCH, batch_format="numpy", num_cpus=self.threads,
+                compute=ray.data.ActorPoolStrategy(size=min(self.workers, blocks)),  # no more workers than blocks
             )
             out: np.ndarray | None = None
             for batch in encoded.iter_batches(batch_size=BATCH, batch_format="numpy"):
@@ -117,8 +118,15 @@ class RayEmbedder:
         address = self.address or os.environ.get("RAY_ADDRESS") or None
         import logging
 
-        kwargs = dict(logging_level=logging.WARNING, log_to_driver=False, include_dashboard=False,
+        # Ray's loggers report progress and notices on stderr; the index command prints its own
+        # summary, and failures arrive as exceptions.
+        for name in ("ray", "ray.data"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+
+        kwargs = dict(logging_level=logging.ERROR, log_to_driver=False, include_dashboard=False,
                       runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}})
+        if address:
+            _check_reachable(address)
         try:
             if address:
                 ray.init(address=address, **kwargs)
@@ -127,6 +135,20 @@ class RayEmbedder:
         except Exception as exc:
             raise BotError(f"cannot start or reach Ray{f' at {address}' if address else ''}: {_first_line(exc)}") from None
         self._started = True
+
+
+def _check_reachable(address: str) -> None:
+    """Fail at once, in one line, when nothing listens at a HOST:PORT Ray address (ray.init
+    itself retries for minutes). "auto" and other forms are left to Ray."""
+    import socket
+
+    host, _, port = address.split("://", 1)[-1].rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as exc:
+        raise BotError(f"cannot reach Ray at {address}: {exc.strerror or exc}") from None
 
 
 def _first_line(exc: BaseException) -> str:

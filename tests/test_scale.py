@@ -240,6 +240,14 @@ def test_missing_scale_extra_is_one_line(tmp_path, small_corpus, small_index):
 
 
 @pytest.mark.ray
+def test_unreachable_ray_address_is_one_line(tmp_path):
+    pytest.importorskip("ray")
+    corpus = copy_small_corpus(tmp_path / "c", files=SMALL_FILES[:1])
+    out = _cli("index", "--corpus", str(corpus), "--index", str(tmp_path / "ix"), "--quiet", "--ray", "127.0.0.1:9")
+    assert out.returncode == 1 and out.stderr.count("\n") == 1 and "cannot reach Ray at 127.0.0.1:9" in out.stderr
+
+
+@pytest.mark.ray
 def test_ray_embedding_gives_the_plain_vectors_and_the_same_index(tmp_path, embedder):
     pytest.importorskip("ray")
     from bot.distributed import RayEmbedder
