@@ -4,21 +4,26 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 TORCH_VERSION := 2.13.0
+# Optional extras to install beside the test tools: `make test EXTRAS=test,scale` adds Ray and
+# Milvus (.ci/run does). Each set of extras has its own stamp, so adding one installs it.
+EXTRAS ?= test
+comma := ,
+STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test index bench bench-backends eval clean
+.PHONY: install run test index bench bench-scale bench-backends eval clean
 
-$(VENV)/.installed: pyproject.toml
+$(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	# The CPU build of torch first: PyPI's Linux torch is the multi-GB CUDA build.
 	scripts/install_torch.sh $(PIP) $(TORCH_VERSION)
-	$(PIP) install -q -e ".[test]"
+	$(PIP) install -q -e ".[$(EXTRAS)]"
 	touch $@
 
-install: $(VENV)/.installed
+install: $(STAMP)
 
 # Set up, verify the prebuilt index against the corpus (updating it if stale), start the chat.
 run: install
@@ -36,6 +41,11 @@ eval: install
 
 bench: install
 	$(PY) bench/run.py
+
+# Ray embedding against the plain path, Milvus (milvus-lite) against FAISS, on the bundled corpus.
+bench-scale:
+	$(MAKE) install EXTRAS=test,scale
+	$(PY) bench/scale.py
 
 # ONNX/OpenVINO encoders against torch (speed, vector drift, dev-set Hit@5). They install only
 # with sentence-transformers 5.x, so they get their own environment (see bench/backends.py).

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 EXAMPLES = {
-    "index": "example: transcript-bot index --corpus corpus --index index",
+    "index": "example: transcript-bot index --corpus corpus --index index  "
+             "(or: --ray --store milvus://milvus.internal:19530/transcripts)",
     "ask": 'example: transcript-bot ask "What did Putin say about the railway to Europe?" -k 3 --json',
     "stats": "example: transcript-bot stats --json",
     "eval": "example: transcript-bot eval eval/dev-questions.jsonl -k 10",
@@ -62,6 +63,8 @@ def _common(p: argparse.ArgumentParser, corpus: bool = True) -> None:
         p.add_argument("--corpus", help="transcripts folder (default: $TRANSCRIPT_BOT_CORPUS or ./corpus)")
     p.add_argument("--index", help="index folder (default: $TRANSCRIPT_BOT_INDEX or ./index)")
     p.add_argument("--model", help="sentence-transformers model name or path (default: $TRANSCRIPT_BOT_MODEL or all-MiniLM-L6-v2)")
+    p.add_argument("--store", help="where the vectors are: faiss (in the index folder), milvus://HOST:PORT/COLLECTION "
+                   "or a milvus-lite file PATH.db[#COLLECTION] (default: $TRANSCRIPT_BOT_STORE, else what the index uses)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
     kind.add_argument("--approximate", action="store_true",
                       help="use an approximate (IVF) vector index (kept by later runs; default past 200,000 passages)")
     kind.add_argument("--exact", action="store_true", help="go back to the exact (flat) vector index")
+    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="embed with a Ray Data pipeline on the Ray cluster at ADDRESS (default: $RAY_ADDRESS, "
+                        "else a local Ray on this machine); needs the scale extra")
+    p.add_argument("--ray-workers", type=int, default=2, metavar="N",
+                   help="encoder workers (one model each) for --ray (default 2)")
     p.add_argument("--max-file-mb", type=_megabytes, default=20.0, help="skip transcripts larger than this (default 20)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -166,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _settings(args: argparse.Namespace):
     from .settings import Settings
 
-    return Settings.resolve(getattr(args, "corpus", None), args.index, args.model)
+    return Settings.resolve(getattr(args, "corpus", None), args.index, args.model, getattr(args, "store", None))
 
 
 def _open_bot(args: argparse.Namespace):
@@ -197,9 +205,24 @@ def cmd_index(args: argparse.Namespace) -> int:
                     print(f"warning: {line}", file=sys.stderr)
             print(f"{sum(1 for r in results if not r.problem)} readable transcripts, {len(problems)} problems")
         return 0
-    report = sync(settings.corpus, settings.index, settings.model, lambda: load_embedder(settings.model),
-                  full=args.full, progress=not args.quiet and not args.json, max_bytes=max_bytes,
-                  approximate=True if args.approximate else False if args.exact else None)
+    progress = not args.quiet and not args.json
+    factory = lambda: load_embedder(settings.model)  # noqa: E731
+    ray_embedder = None
+    if args.ray is not None:
+        from .distributed import RayEmbedder
+
+        if args.ray_workers < 1:
+            raise UsageError("--ray-workers must be at least 1")
+        ray_embedder = RayEmbedder(settings.model, address=args.ray or None, workers=args.ray_workers)
+        factory = lambda: ray_embedder  # noqa: E731
+    try:
+        report = sync(settings.corpus, settings.index, settings.model, factory,
+                      full=args.full, progress=progress, max_bytes=max_bytes,
+                      approximate=True if args.approximate else False if args.exact else None,
+                      vector_store=settings.vector_store())
+    finally:
+        if ray_embedder is not None:
+            ray_embedder.close()
     for line in report.problems:
         print(f"warning: {line}", file=sys.stderr)
     if args.json:
@@ -316,6 +339,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     if stats["date_range"]:
         print(f"dates:        {stats['date_range'][0]} .. {stats['date_range'][1]}")
     print(f"model:        {stats['model']} ({stats['dimension']} dimensions)")
+    print(f"vectors:      {stats['vector_store']}")
     print(f"last update:  {stats['updated_at']}")
     print("most turns:")
     for s in stats["top_speakers"]:

@@ -30,6 +30,7 @@ from .indexer import Freshness, freshness
 from .query import SpeakerDirectory, find_dates, is_follow_up
 from .retrieval import Boosts, Filters, Focus, RetrievalConfig, Retriever, ScoredPassage
 from .settings import Settings
+from .vectorstore import MilvusStore
 
 # The limits of one request, checked by `check_request` / `check_topic` for every front end
 # (CLI, batch lines, web chat, HTTP API) and listed in the README ("Limits").
@@ -113,7 +114,7 @@ class TranscriptBot:
             self._loaded_manifest_mtime = mtime
             return False
         data = store.load(self.settings.index, model=self.settings.model, passage_rules=PASSAGE_RULES, mmap=True,
-                          corpus=self.settings.corpus)
+                          corpus=self.settings.corpus, store=self.settings.vector_store())
         directory = SpeakerDirectory(p.speaker for p in data.passages if p.speaker)
         with self._lock:
             self._data, self._retriever, self._directory = data, Retriever(data, self.config), directory
@@ -352,6 +353,7 @@ class TranscriptBot:
             "date_range": [dates[0], dates[-1]] if dates else None,
             "model": manifest.get("model", {}).get("name"), "dimension": manifest.get("model", {}).get("dimension"),
             "vector_index": manifest.get("vector_index"),
+            "vector_store": data.vector_store.spec.describe() if isinstance(data.vector_store, MilvusStore) else "faiss",
             "index_bytes": size, "built_at": manifest.get("built_at"), "updated_at": manifest.get("updated_at"),
             "generation": data.generation,
         }

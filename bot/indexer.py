@@ -32,6 +32,7 @@ from .embedding import Embedder
 from .errors import BotError, IndexCorrupt, IndexMismatch, IndexMissing, UnreadableFile
 from .keyword import KeywordIndex
 from .records import Passage
+from .vectorstore import FaissStore, MilvusStore, StoreSpec, VectorStore
 
 EMBEDDING_MODE = "speaker+context"
 KEYWORD_MODE = "speaker+context"
@@ -148,8 +149,13 @@ def sync(
     max_bytes: int = MAX_FILE_BYTES,
     approximate: bool | None = None,
     warn: Callable[[str], None] | None = None,
+    vector_store: StoreSpec | None = None,
 ) -> SyncReport:
-    """Update (or with ``full``, rebuild) the index at ``index_dir`` from ``corpus``."""
+    """Update (or with ``full``, rebuild) the index at ``index_dir`` from ``corpus``.
+
+    ``vector_store`` is where the vectors go (None: where the index keeps them, FAISS for a
+    new one); naming another store moves them there without re-embedding.
+    """
     started = time.perf_counter()
     report = SyncReport()
     embedder_factory = _once(embedder_factory)
@@ -169,7 +175,7 @@ def sync(
                                        corpus=corpus)
                 if manifest.get("embedding_text") != EMBEDDING_MODE:
                     raise IndexMismatch("embedding text rules changed")
-                if _nothing_changed(listing.files, manifest, approximate):
+                if _nothing_changed(listing.files, manifest, approximate, vector_store):
                     store.verify(index_dir, manifest, corpus)  # a damaged index is rebuilt even when the corpus is not
                     skipped = manifest.get("skipped", {})
                     report.unchanged = [f.rel for f in listing.files if f.rel in manifest.get("transcripts", {})]
@@ -177,7 +183,7 @@ def sync(
                     report.passages = int(manifest.get("passages", 0))
                     report.seconds = time.perf_counter() - started
                     return report  # nothing to do: leave the index exactly as it is
-                old = store.open_for_update(index_dir, manifest, corpus)
+                old = store.open_for_update(index_dir, manifest, vector_store or StoreSpec.of_manifest(manifest), corpus)
                 report.lap("read index")
             except IndexMissing:
                 pass
@@ -186,7 +192,10 @@ def sync(
                 say(f"rebuilding the whole index: {exc}")
                 old = None
         old_transcripts: dict[str, Any] = old.manifest.get("transcripts", {}) if old else {}
-        next_id = int(old.manifest.get("next_id", 0)) if old else 0
+        spec = vector_store or (StoreSpec.of_manifest(old.manifest) if old else StoreSpec())
+        if spec.kind == "milvus" and approximate:
+            raise BotError("--approximate is for the FAISS store; a Milvus collection is searched exactly (FLAT) here")
+        next_id = int(old.manifest.get("next_id", 0)) if old else _id_floor(index_dir, spec)
 
         fresh: list[Passage] = []
         fresh_start: dict[str, int] = {}  # transcript -> its first row in ``fresh``
@@ -231,9 +240,10 @@ def sync(
         upgrading = old is not None and old.keyword is None
         old_kind = old.manifest.get("vector_index", {}).get("kind", "flat") if old else None
         n_passages = sum(int(e.get("passages", 0)) for e in transcripts.values())
-        kind = _vector_kind(approximate, old_kind, n_passages)
+        kind = _vector_kind(approximate, old_kind, n_passages) if spec.kind == "faiss" else "flat"
+        same_store = old is not None and store.same_collection(StoreSpec.of_manifest(old.manifest), spec)
         if (old and not fresh and not report.removed and kind == old_kind and not upgrading
-                and skipped == old_skipped):
+                and skipped == old_skipped and same_store):
             report.passages = n_passages
             report.seconds = time.perf_counter() - started
             return report  # only unreadable changes, whose old versions stay: nothing to write
@@ -252,14 +262,17 @@ def sync(
             else:
                 to_embed.append(row)
         dimension = int(old.manifest["model"]["dimension"]) if old else 0
-        if to_embed or not old:
-            embedder = embedder_factory()
-            dimension = embedder.dimension
-        vectors = np.zeros((len(fresh), dimension), dtype=np.float32)
+        embedded = None
         if to_embed:
-            vectors[to_embed] = _embed_with_progress(embedder_factory(), [texts[r] for r in to_embed], progress)
-        for row, old_id in reused_rows.items():
-            vectors[row] = old.vectors.reconstruct(int(old_id))
+            embedded = _embed_with_progress(embedder_factory(), [texts[r] for r in to_embed], progress)
+            dimension = embedded.shape[1]
+        elif not old:
+            dimension = embedder_factory().dimension
+        vectors = np.zeros((len(fresh), dimension), dtype=np.float32)
+        if embedded is not None:
+            vectors[to_embed] = embedded
+        if reused_rows:
+            vectors[list(reused_rows)] = old.vectors.reconstruct(np.array(list(reused_rows.values()), dtype=np.int64))
         report.embedded, report.reused = len(to_embed), len(reused_rows)
         report.lap("embed")
 
@@ -285,20 +298,23 @@ def sync(
 
         report.lap("passages and keyword")
         fresh_ids = np.array([p.id for p in fresh], dtype=np.int64)
-        if old is not None and old_kind == kind:
+        index: VectorStore
+        if old is not None and old_kind == kind and same_store:
             index = old.vectors
-            drop_ids = np.array([p.id for p in dropped], dtype=np.int64)
-            if len(drop_ids):
-                index.remove_ids(drop_ids)
-            if len(fresh):
-                index.add_with_ids(vectors, fresh_ids)
-        else:  # first build, or a switch between exact and approximate: parse the kept ids once
-            keep_ids = np.array([json.loads(old.lines[r])["id"] for r in np.concatenate(kept_rows)]
-                                if old is not None and kept_rows else [], dtype=np.int64)
-            kept = (np.vstack([old.vectors.reconstruct(int(i)) for i in keep_ids]) if len(keep_ids)
-                    else np.zeros((0, dimension), dtype=np.float32))
-            index = _new_filled_index(kind, dimension, np.vstack([kept, vectors]).astype(np.float32),
-                                      np.concatenate([keep_ids, fresh_ids]))
+            index.remove(np.array([p.id for p in dropped], dtype=np.int64))
+            index.add(vectors, fresh_ids, fresh)
+        else:  # first build, a switch between exact and approximate or of store: parse the kept passages once
+            kept_passages = ([Passage.from_json(json.loads(old.lines[r])) for r in np.concatenate(kept_rows)]
+                             if old is not None and kept_rows else [])
+            keep_ids = np.array([p.id for p in kept_passages], dtype=np.int64)
+            kept = old.vectors.reconstruct(keep_ids) if len(keep_ids) else np.zeros((0, dimension), dtype=np.float32)
+            all_vectors = np.vstack([kept, vectors]).astype(np.float32)
+            all_ids = np.concatenate([keep_ids, fresh_ids])
+            if spec.kind == "faiss":
+                index = FaissStore(_new_filled_index(kind, dimension, all_vectors, all_ids), ivf=kind == "ivf")
+            else:
+                index = _milvus_writer(index_dir, spec, dimension)
+                index.add(all_vectors, all_ids, kept_passages + fresh)
 
         report.lap("vectors")
         title_vectors = _title_vectors(transcripts, old, embedder_factory, dimension)
@@ -324,12 +340,49 @@ def sync(
     return report
 
 
-def _nothing_changed(files: list[CorpusFile], manifest: dict[str, Any], approximate: bool | None) -> bool:
+def _nothing_changed(files: list[CorpusFile], manifest: dict[str, Any], approximate: bool | None,
+                     vector_store: StoreSpec | None = None) -> bool:
     """Whether the index already matches the corpus, judged from the manifest alone."""
     if manifest.get("format_version") != store.FORMAT_VERSION or compare(files, manifest).stale:
         return False
+    if vector_store is not None and not store.same_collection(StoreSpec.of_manifest(manifest), vector_store):
+        return False
+    if StoreSpec.of_manifest(manifest).kind != "faiss":
+        return True
     kind = manifest.get("vector_index", {}).get("kind", "flat")
     return kind == _vector_kind(approximate, kind, int(manifest.get("passages", 0)))
+
+
+def _current_manifest(index_dir: Path) -> dict[str, Any] | None:
+    try:
+        return store.read_manifest(index_dir)
+    except (IndexMissing, IndexCorrupt):
+        return None
+
+
+def _id_floor(index_dir: Path, spec: StoreSpec) -> int:
+    """The first passage id of a full rebuild: 0, except into the Milvus collection the current
+    generation lives in, where the ids go on (its rows stay until no reader needs them, and a
+    collection's ids must be unique)."""
+    manifest = _current_manifest(index_dir)
+    if spec.kind == "milvus" and manifest and store.same_collection(StoreSpec.of_manifest(manifest), spec):
+        return int(manifest.get("next_id", 0))
+    return 0
+
+
+def _milvus_writer(index_dir: Path, spec: StoreSpec, dimension: int) -> MilvusStore:
+    """A Milvus store to fill from scratch: the current generation's rows in the same collection
+    are retired by the new one (readers keep them meanwhile); any other collection is recreated."""
+    manifest = _current_manifest(index_dir)
+    current = None
+    if manifest and store.same_collection(StoreSpec.of_manifest(manifest), spec) \
+            and int(manifest.get("model", {}).get("dimension", 0)) == dimension:
+        current = int(manifest.get("generation", 0))
+    writer = MilvusStore.writer(spec, store.next_generation(index_dir), dimension, current,
+                                advice=f"rebuild with: {store.index_command(index_dir, None, '--full')} --store {spec.describe()}")
+    if current is not None:
+        writer.retire_all()
+    return writer
 
 
 def _vector_kind(approximate: bool | None, old_kind: str | None, n_passages: int) -> str:

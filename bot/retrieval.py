@@ -25,6 +25,7 @@ from .chunking import join_overlapping
 from .dates import in_range
 from .records import Passage, is_question_of
 from .store import IndexData
+from .vectorstore import Where
 
 
 @dataclass
@@ -122,12 +123,6 @@ class Retriever:
     def __init__(self, data: IndexData, config: RetrievalConfig | None = None):
         self.data = data
         self.config = config or RetrievalConfig()
-        kind = data.manifest.get("vector_index", {}).get("kind", "flat")
-        if kind == "ivf":
-            import faiss
-
-            ivf = faiss.extract_index_ivf(data.vectors)
-            ivf.nprobe = max(1, ivf.nlist // 8)
 
     def search(
         self,
@@ -149,8 +144,9 @@ class Retriever:
         allowed = self._allowed_rows(filters) if filters.active() else None
         if allowed is not None and not len(allowed):
             return []
+        where = _where(filters) if allowed is not None else None
 
-        dense_rows, dense_scores = self._dense(query_vector, cfg.candidates, allowed)
+        dense_rows, dense_scores = self._dense(query_vector, cfg.candidates, allowed, where)
         keyword_all = data.keyword.scores(keyword_text) if cfg.fusion != "dense" else np.zeros(n, np.float32)
         if allowed is not None:
             mask = np.zeros(n, dtype=bool)
@@ -166,7 +162,9 @@ class Retriever:
         if preferred or boosts.transcripts:
             subset = self._preferred_rows(preferred, boosts.transcripts, allowed)
             if len(subset):
-                rows, _ = self._dense(query_vector, cfg.candidates // 2, subset)
+                prefer = replace(where or Where(), any_speakers=frozenset(preferred),
+                                 any_transcripts=frozenset(boosts.transcripts))
+                rows, _ = self._dense(query_vector, cfg.candidates // 2, subset, prefer)
                 pool |= set(rows.tolist())
                 sub_kw = subset[np.argsort(-keyword_all[subset])[: cfg.candidates // 2]]
                 pool |= set(sub_kw[keyword_all[sub_kw] > 0].tolist())
@@ -213,7 +211,7 @@ class Retriever:
         allowed = self._allowed_rows(filters) if filters.active() else None
         if allowed is not None and not len(allowed):
             return 0.0
-        _, scores = self._dense(query_vector, 1, allowed)
+        _, scores = self._dense(query_vector, 1, allowed, _where(filters) if allowed is not None else None)
         return float(scores[0]) if len(scores) else 0.0
 
     # -- pieces -----------------------------------------------------------------------------
@@ -292,28 +290,24 @@ class Retriever:
         rows = np.flatnonzero(mask)
         return rows if allowed is None else np.intersect1d(rows, allowed, assume_unique=True)
 
-    def _dense(self, vector: np.ndarray, k: int, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` rows by cosine similarity, optionally only among ``rows`` (an id selector)."""
-        import faiss
-
-        index = self.data.vectors
-        params = None
-        if rows is not None:
-            ids = self.data.ids[rows]
-            params = faiss.SearchParametersIVF() if self.data.manifest.get("vector_index", {}).get("kind") == "ivf" \
-                else faiss.SearchParameters()
-            params.sel = faiss.IDSelectorBatch(ids)
-            if isinstance(params, faiss.SearchParametersIVF):
-                params.nprobe = max(1, faiss.extract_index_ivf(index).nlist // 8)
-        k = min(k, index.ntotal if rows is None else len(rows))
-        scores, ids = index.search(vector.reshape(1, -1).astype(np.float32), k, params=params)
-        keep = ids[0] >= 0
-        found = np.array([self.data.row_of[int(i)] for i in ids[0][keep]], dtype=np.int64)
-        return found, scores[0][keep]
+    def _dense(self, vector: np.ndarray, k: int, rows: np.ndarray | None,
+               where: Where | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` rows by cosine similarity, optionally only among ``rows`` (which ``where``
+        describes as field conditions, for a store that filters on its own fields)."""
+        ids = self.data.ids[rows] if rows is not None else None
+        scores, found_ids = self.data.vector_store.search(vector, k, ids, where)
+        found = np.array([self.data.row_of[int(i)] for i in found_ids], dtype=np.int64)
+        return found, scores
 
     def _dense_scores(self, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        vecs = self.data.vectors.reconstruct_batch(self.data.ids[rows])
-        return vecs @ vector.astype(np.float32)
+        return self.data.vector_store.scores(vector, self.data.ids[rows])
+
+
+def _where(filters: Filters) -> Where:
+    """The filters as field conditions (the rule `Retriever._allowed_rows` applies to rows)."""
+    return Where(speakers=frozenset(filters.speakers) if filters.speakers is not None else None,
+                 transcripts=frozenset(filters.transcripts) if filters.transcripts is not None else None,
+                 since=filters.since, until=filters.until)
 
 
 def content_factor(own_words: np.ndarray, cfg: RetrievalConfig) -> np.ndarray:

@@ -18,6 +18,7 @@ ENV_MODEL = "TRANSCRIPT_BOT_MODEL"
 ENV_HOST = "TRANSCRIPT_BOT_HOST"
 ENV_PORT = "TRANSCRIPT_BOT_PORT"
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 7860
+ENV_STORE = "TRANSCRIPT_BOT_STORE"  # where the vectors are: see vectorstore.StoreSpec.parse
 
 
 @dataclass(frozen=True)
@@ -25,18 +26,26 @@ class Settings:
     corpus: Path
     index: Path
     model: str
+    store: str | None = None  # None: wherever the index keeps its vectors (FAISS for a new one)
 
     @classmethod
     def resolve(
         cls, corpus: str | os.PathLike | None = None, index: str | os.PathLike | None = None,
-        model: str | None = None,
+        model: str | None = None, store: str | None = None,
     ) -> "Settings":
-        """Flag beats environment beats default (``./corpus``, ``./index``, MiniLM)."""
+        """Flag beats environment beats default (``./corpus``, ``./index``, MiniLM, the index's own store)."""
         return cls(
             corpus=Path(corpus or os.environ.get(ENV_CORPUS) or "corpus"),
             index=Path(index or os.environ.get(ENV_INDEX) or "index"),
             model=model or os.environ.get(ENV_MODEL) or DEFAULT_MODEL,
+            store=store or os.environ.get(ENV_STORE) or None,
         )
+
+    def vector_store(self):
+        """The store asked for, parsed (None when not asked); BotError for a malformed one."""
+        from .vectorstore import StoreSpec
+
+        return StoreSpec.parse(self.store) if self.store else None
 
 
 def parse_port(value: str | int | None, source: str = "--port") -> int:

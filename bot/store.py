@@ -42,6 +42,7 @@ import numpy as np
 from .errors import BotError, IndexBusy, IndexCorrupt, IndexMismatch, IndexMissing
 from .keyword import KeywordIndex
 from .records import Passage, is_question_of
+from .vectorstore import FaissStore, MilvusStore, StoreSpec, VectorStore
 
 FORMAT_NAME = "transcript-bot-index"
 FORMAT_VERSION = 2  # 2: keyword index as term counts (1: bm25s scores); 1 is upgraded in place
@@ -108,17 +109,24 @@ def new_vector_index(dimension: int, storage: str = "fp16", kind: str = "flat", 
 
 @dataclass
 class IndexData:
-    """A loaded index: manifest, passages in row order, the FAISS index and the BM25 index."""
+    """A loaded index: manifest, passages in row order, the vectors and the BM25 index.
+
+    ``vector_store`` is what searches use; ``vectors`` is the FAISS index itself when the
+    vectors are in the folder (the default), None when they are in Milvus.
+    """
 
     folder: Path
     manifest: dict[str, Any]
     passages: list[Passage]
-    vectors: Any  # faiss.IndexIDMap2
+    vectors: Any  # faiss.IndexIDMap2 (or IVF), or None
     keyword: KeywordIndex
     generation: int
     title_vectors: np.ndarray  # rows follow sorted(manifest["transcripts"])
+    vector_store: VectorStore | None = None
 
     def __post_init__(self) -> None:
+        if self.vector_store is None:
+            self.vector_store = FaissStore(self.vectors, ivf=self.manifest.get("vector_index", {}).get("kind") == "ivf")
         self.row_of = {p.id: row for row, p in enumerate(self.passages)}
         self.ids = np.array([p.id for p in self.passages], dtype=np.int64)
         self.transcript_names = sorted(self.manifest.get("transcripts", {}))
@@ -206,23 +214,28 @@ def check_compatible(manifest: dict[str, Any], folder: Path, model: str | None, 
 
 
 def load(folder: Path, model: str | None = None, passage_rules: str | None = None, mmap: bool = False,
-         corpus: Path | None = None) -> IndexData:
+         corpus: Path | None = None, store: StoreSpec | None = None) -> IndexData:
     """Load and verify the current generation of the index in ``folder``.
 
     With ``mmap`` the vectors stay in the page cache instead of being copied into this process
     (shared between processes, loaded in no time): for readers only, since a memory-mapped
     FAISS index must never be modified. Safe because generation files are never rewritten in
     place, only replaced and unlinked, which leaves a mapping intact.
+
+    ``store`` is where the reader expects the vectors (None: where the manifest says); it must
+    be the kind and collection the manifest names, though a Milvus server's address may differ
+    from the one the indexer used.
     """
     manifest = read_manifest(folder, corpus)
     check_compatible(manifest, folder, model, passage_rules, corpus=corpus)
     files = verify(folder, manifest, corpus)
     passages_file = folder / files["passages"]["path"]
     passages = [Passage.from_json(json.loads(line)) for line in _lines(passages_file)]
-    vectors = _read_vectors(folder, manifest, len(passages), mmap, corpus)
+    vectors = _open_vectors(folder, manifest, len(passages), mmap, _reader_spec(folder, manifest, store), corpus)
     keyword = _load_keyword(folder, files, len(passages), corpus)
     titles = _load_titles(folder, manifest, corpus)
-    return IndexData(folder, manifest, passages, vectors, keyword, int(manifest.get("generation", 0)), titles)
+    return IndexData(folder, manifest, passages, vectors.index if isinstance(vectors, FaissStore) else None, keyword,
+                     int(manifest.get("generation", 0)), titles, vectors)
 
 
 @dataclass
@@ -235,7 +248,7 @@ class Stored:
     folder: Path
     manifest: dict[str, Any]
     lines: list[bytes]  # one JSON passage per item, passages order
-    vectors: Any  # a FAISS index, loaded for modification (never memory-mapped)
+    vectors: VectorStore  # loaded for modification (never memory-mapped); a Milvus writer of the next generation
     keyword: KeywordIndex | None
     title_vectors: np.ndarray
     corpus: Path | None = None  # named in advice
@@ -261,16 +274,28 @@ class Stored:
         return [Passage.from_json(json.loads(line)) for line in self.lines]
 
 
-def open_for_update(folder: Path, manifest: dict[str, Any], corpus: Path | None = None) -> Stored:
+def open_for_update(folder: Path, manifest: dict[str, Any], target: StoreSpec | None = None,
+                    corpus: Path | None = None) -> Stored:
     """Verify the generation ``manifest`` names and open it for an update, parsing no passage.
 
     The caller has read the manifest and checked it with `check_compatible` (versions
     `UPGRADABLE_VERSIONS`): a format-1 index is accepted, its vectors, passages and titles
-    read as they are.
+    read as they are. When the vectors are in a Milvus collection that ``target`` names too,
+    they are opened to write the next generation; otherwise they are only read (the caller
+    copies them into the target store).
     """
     files = verify(folder, manifest, corpus)
     lines = _lines(folder / files["passages"]["path"])
-    vectors = _read_vectors(folder, manifest, len(lines), False, corpus)
+    here = StoreSpec.of_manifest(manifest)
+    if here.kind == "milvus" and target is not None and same_collection(here, target):
+        vectors: VectorStore = MilvusStore.writer(target, next_generation(folder), int(manifest["model"]["dimension"]),
+                                                  current=int(manifest.get("generation", 0)),
+                                                  advice=_rebuild(folder, corpus) + f" --store {target.describe()}")
+        if vectors.count() != len(lines):
+            raise IndexCorrupt(f"Milvus collection {target.describe()} holds {vectors.count()} vectors, the index "
+                               f"{len(lines)} passages; {_rebuild(folder, corpus)}")
+    else:
+        vectors = _open_vectors(folder, manifest, len(lines), False, here, corpus)
     keyword = (_load_keyword(folder, files, len(lines), corpus) if manifest.get("format_version") == FORMAT_VERSION
                else None)
     return Stored(folder, manifest, lines, vectors, keyword, _load_titles(folder, manifest, corpus), corpus)
@@ -279,12 +304,49 @@ def open_for_update(folder: Path, manifest: dict[str, Any], corpus: Path | None 
 def verify(folder: Path, manifest: dict[str, Any], corpus: Path | None = None) -> dict[str, Any]:
     """Check that every data file of the manifest's generation is present and intact; its files."""
     files = manifest.get("files", {})
-    for key in DATA_KINDS:
+    in_folder = DATA_KINDS if StoreSpec.of_manifest(manifest).kind == "faiss" else \
+        tuple(k for k in DATA_KINDS if k != "vectors")
+    for key in in_folder:
         if key not in files:
             raise IndexCorrupt(f"{manifest_path(folder)}: names no {key} file; {_rebuild(folder, corpus)}")
     for entry in files.values():
         _verify(folder / entry["path"], entry.get("sha256"), folder, corpus)
     return files
+
+
+def same_collection(a: StoreSpec, b: StoreSpec) -> bool:
+    """Whether two specs name the same vectors: both FAISS (the folder's file), or one Milvus
+    collection (a server's address may be spelt differently)."""
+    if a.kind == b.kind == "faiss":
+        return True
+    return a.kind == b.kind == "milvus" and a.collection == b.collection and (a.lite == b.lite) and \
+        (not a.lite or a.uri == b.uri)
+
+
+def _reader_spec(folder: Path, manifest: dict[str, Any], asked: StoreSpec | None) -> StoreSpec:
+    """Where a reader finds the vectors: the manifest's store, at the address asked for if any
+    (a server may reach the Milvus the indexer wrote to under another name)."""
+    here = StoreSpec.of_manifest(manifest)
+    if asked is None or asked == here:
+        return here
+    if asked.kind != here.kind or asked.collection != here.collection:
+        raise IndexMismatch(f"{folder}/ keeps its vectors in {here.describe()}, not {asked.describe()}; "
+                            f"use --store {here.describe()}, or move them with: transcript-bot index --store "
+                            f"{asked.describe()}")
+    return asked
+
+
+def _open_vectors(folder: Path, manifest: dict[str, Any], n_passages: int, mmap: bool, spec: StoreSpec,
+                  corpus: Path | None = None) -> VectorStore:
+    """The generation's vectors, checked to hold one per passage."""
+    if spec.kind == "milvus":
+        if n_passages != manifest.get("passages"):
+            raise IndexCorrupt(f"{folder}/: {n_passages} passages, the manifest says {manifest.get('passages')}; "
+                               f"{_rebuild(folder, corpus)}")
+        return MilvusStore.reader(spec, int(manifest.get("generation", 0)), int(manifest["model"]["dimension"]),
+                                  n_passages, advice=_rebuild(folder, corpus) + f" --store {spec.describe()}")
+    ivf = manifest.get("vector_index", {}).get("kind") == "ivf"
+    return FaissStore(_read_vectors(folder, manifest, n_passages, mmap, corpus), ivf=ivf)
 
 
 def _read_vectors(folder: Path, manifest: dict[str, Any], n_passages: int, mmap: bool, corpus: Path | None):
@@ -333,30 +395,40 @@ def passage_line(passage: Passage) -> bytes:
     return json.dumps(passage.to_json(), ensure_ascii=False).encode("utf-8")
 
 
-def write(folder: Path, manifest: dict[str, Any], lines: list[bytes], vectors, keyword: KeywordIndex,
+def next_generation(folder: Path) -> int:
+    """The number the next `write` into ``folder`` will give its generation."""
+    previous = None
+    with contextlib.suppress(IndexMissing, IndexCorrupt):
+        previous = read_manifest(folder)
+    return int(previous.get("generation", 0)) + 1 if previous else 1
+
+
+def write(folder: Path, manifest: dict[str, Any], lines: list[bytes], vectors: VectorStore, keyword: KeywordIndex,
           title_vectors: np.ndarray) -> int:
     """Write a new generation and switch the manifest to it atomically; returns the generation.
 
-    ``lines`` are the passages as `passage_line` makes them, sorted by transcript.
+    ``lines`` are the passages as `passage_line` makes them, sorted by transcript. FAISS
+    vectors are written as a file of the generation; Milvus vectors are already in their
+    collection, tagged with this generation (`MilvusStore.writer`), and the manifest names it.
     """
     import faiss
 
     check_folder(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    previous = None
-    with contextlib.suppress(IndexMissing, IndexCorrupt):
-        previous = read_manifest(folder)
-    generation = int(previous.get("generation", 0)) + 1 if previous else 1
+    generation = next_generation(folder)
+    if isinstance(vectors, MilvusStore) and vectors.generation != generation:
+        raise IndexBusy(f"{folder}/ changed generation during the update; run transcript-bot index again")
     while any(folder.glob(f"*.{generation:06d}*")):  # leftovers of an interrupted run
         _remove_generation(folder, generation)
     tag = f"{generation:06d}"
     names = {"passages": f"passages.{tag}.jsonl", "vectors": f"vectors.{tag}.faiss", "keyword": f"keyword.{tag}",
              "titles": f"titles.{tag}.npy"}
 
-    sums = {
-        "passages": _write_file(folder / names["passages"], b"".join(line + b"\n" for line in lines)),
-        "vectors": _write_file(folder / names["vectors"], faiss.serialize_index(vectors)),
-    }
+    sums = {"passages": _write_file(folder / names["passages"], b"".join(line + b"\n" for line in lines))}
+    if isinstance(vectors, FaissStore):
+        sums["vectors"] = _write_file(folder / names["vectors"], faiss.serialize_index(vectors.index))
+    else:
+        del names["vectors"]
     titles = io.BytesIO()
     np.save(titles, np.asarray(title_vectors, dtype=np.float16), allow_pickle=False)
     sums["titles"] = _write_file(folder / names["titles"], titles.getbuffer())
@@ -376,11 +448,15 @@ def write(folder: Path, manifest: dict[str, Any], lines: list[bytes], vectors, k
         files={k: {"path": v, "sha256": sums[k]} for k, v in names.items()},
         updated_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     )
+    manifest.pop("vector_store", None)
+    if isinstance(vectors, MilvusStore):  # absent: the FAISS file of the generation (as before)
+        manifest["vector_store"] = vectors.spec.to_manifest()
     tmp = folder / f".{MANIFEST}.tmp"
     tmp.write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     _fsync(tmp)
     os.replace(tmp, manifest_path(folder))
     _fsync_dir(folder)
+    vectors.committed(generation)
     # Keep the previous generation for readers that loaded its manifest a moment ago.
     for old in _generations(folder):
         if old < generation - 1:

@@ -808,7 +808,8 @@ def ensure_index(settings: Settings, embedder_holder: dict[str, Any]) -> None:
         return embedder_holder["embedder"]
 
     print(f"Updating the index {settings.index}/ ({reason}) ...", flush=True)
-    report = sync(settings.corpus, settings.index, settings.model, factory, progress=True)
+    report = sync(settings.corpus, settings.index, settings.model, factory, progress=True,
+                  vector_store=settings.vector_store())
     for line in report.problems:
         print(f"warning: {line}", file=sys.stderr)
     print(report.summary(), flush=True)
