@@ -74,6 +74,7 @@ class TranscriptBot:
         self.config = config or RetrievalConfig()
         self._lock = threading.Lock()
         self._reloading = threading.Lock()  # one loader at a time (maybe_reload)
+        self._hashes: dict = {}  # corpus file digests by (size, mtime, inode), for `freshness`
         self._data: store.IndexData | None = None
         self._retriever: Retriever | None = None
         self._directory: SpeakerDirectory | None = None
@@ -146,7 +147,9 @@ class TranscriptBot:
         return data, retriever, directory
 
     def freshness(self) -> Freshness:
-        return freshness(self.settings.corpus, self.data.manifest)
+        """How the loaded index compares with the corpus now. Files unchanged (size, mtime,
+        inode) since the last check are not re-read, so a page view costs a directory walk."""
+        return freshness(self.settings.corpus, self.data.manifest, self._hashes)
 
     # -- asking ---------------------------------------------------------------------------
 

@@ -47,8 +47,16 @@ class CorpusScan:
     problems: list[str]  # one line each, naming the file and the reason
 
 
-def scan(root: Path, max_bytes: int = MAX_FILE_BYTES) -> CorpusScan:
-    """List the transcripts under ``root`` with their metadata and fingerprints."""
+HashCache = dict  # path -> (size, mtime_ns, inode, sha256 of the bytes): see `scan`
+
+
+def scan(root: Path, max_bytes: int = MAX_FILE_BYTES, hashes: HashCache | None = None) -> CorpusScan:
+    """List the transcripts under ``root`` with their metadata and fingerprints.
+
+    ``hashes``, when given, remembers each file's digest by its size, modification time and
+    inode, so that a repeated scan (a server checking freshness) re-reads only the files that
+    changed since; the indexer passes none and hashes every byte.
+    """
     if not root.exists():
         raise BotError(f"corpus folder not found: {root}")
     if not root.is_dir():
@@ -73,8 +81,18 @@ def scan(root: Path, max_bytes: int = MAX_FILE_BYTES) -> CorpusScan:
         if sidecar != path and sidecar.exists() and _inside(sidecar, root):
             meta.update(_read_sidecar(sidecar, root, problems))
         try:
-            size = path.stat().st_size
-            digest = _hash_file(path) if size <= max_bytes else f"size:{size}"
+            st = path.stat()
+            size = st.st_size
+            if size > max_bytes:
+                digest = f"size:{size}"
+            elif hashes is not None:
+                key = (size, st.st_mtime_ns, st.st_ino)
+                known = hashes.get(path)
+                if known is None or known[0] != key:
+                    known = hashes[path] = (key, _hash_file(path))
+                digest = known[1]
+            else:
+                digest = _hash_file(path)
         except OSError as exc:
             problems.append(f"{rel}: cannot read ({exc.strerror}); skipped")
             continue

@@ -109,8 +109,10 @@ class Freshness:
                 f"transcripts{skipped}")
 
 
-def freshness(corpus: Path, manifest: dict[str, Any]) -> Freshness:
-    return compare(scan(corpus).files, manifest)
+def freshness(corpus: Path, manifest: dict[str, Any], hashes: dict | None = None) -> Freshness:
+    """`compare` the corpus as it is now with ``manifest``; ``hashes`` (see `corpus.scan`) lets a
+    long-running caller skip re-reading files unchanged since its last check."""
+    return compare(scan(corpus, hashes=hashes).files, manifest)
 
 
 def compare(files: list[CorpusFile], manifest: dict[str, Any]) -> Freshness:

@@ -262,3 +262,29 @@ def test_symlinks_never_read_outside_the_corpus(tmp_path, embedder):
     assert "kremlin/dangling.txt: symbolic link to nothing (dangling); skipped" in problems
     assert "kremlin/loop-a.txt: symbolic link loop; skipped" in problems
     assert "up: symbolic link to a folder (not followed); skipped" in problems
+
+
+def test_freshness_rereads_only_files_changed_since_the_last_check(tmp_path, monkeypatch, small_index, small_corpus):
+    """A server's freshness check hashes a file again only when its size, mtime or inode moved."""
+    import os
+
+    from bot import corpus as corpus_module
+    from bot.indexer import freshness
+
+    corpus = tmp_path / "c"
+    shutil.copytree(small_corpus, corpus)
+    manifest = store.read_manifest(small_index)
+    hashed: list[str] = []
+    real = corpus_module._hash_file
+    monkeypatch.setattr(corpus_module, "_hash_file", lambda path: hashed.append(path.name) or real(path))
+    cache: dict = {}
+    assert not freshness(corpus, manifest, cache).stale
+    first = len(hashed)
+    assert first == 9
+    assert not freshness(corpus, manifest, cache).stale and len(hashed) == first  # nothing re-read
+    target = sorted((corpus / "kremlin").glob("*.txt"))[0]
+    stat = target.stat()
+    target.write_bytes(target.read_bytes().replace(b"the", b"THE", 1))  # same size
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    fresh = freshness(corpus, manifest, cache)
+    assert hashed[first:] == [target.name] and fresh.changed == [f"kremlin/{target.name}"]
