@@ -127,8 +127,7 @@ def answer_turn(
     """
     context = [t["question"] for t in history][-MAX_CONTEXT_QUESTIONS:] if use_context else []
     options = ask_options(bot, filters, context, infer)
-    bot.maybe_reload()  # a newer index generation written by `transcript-bot index` is picked up here
-    result = bot.ask(question, options).to_json()
+    result = bot.ask(question, options).to_json()  # the core picks up a newer index generation first
     neighbours = {
         str(h["rank"]): bot.neighbours(h["transcript"], h["turn"], before=NEIGHBOURS_BEFORE, after=NEIGHBOURS_AFTER)
         for h in result["hits"]
