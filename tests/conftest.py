@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,13 @@ SMALL_FILES = [
     "2017-06-02_54672_meeting-with-un-secretary-general-antonio-guterres.txt",
     "2019-05-15_60526_talks-with-federal-president-of-austria-alexander-van-der-be.txt",
 ]
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on (for real servers started by tests)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def copy_small_corpus(dest: Path, files: list[str] = SMALL_FILES) -> Path:

@@ -15,9 +15,9 @@ from __future__ import annotations
 import json
 import math
 import re
-import socket
 
 import pytest
+from conftest import free_port
 
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import given, settings  # noqa: E402
@@ -159,9 +159,7 @@ def client(small_bot):
     from gradio_client import Client
 
     demo = web.build_demo(small_bot)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
     try:
         yield Client(f"http://127.0.0.1:{port}/", verbose=False)

@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 import os
 from pathlib import Path
 
 import pytest
+from conftest import free_port
 
 from bot.answer import NOT_FOUND
 from bot.core import AskOptions
@@ -48,12 +48,6 @@ if not Path(CHROMIUM).exists():  # pragma: no cover - CI installs it (.ci/run)
     if os.environ.get("CI"):  # in CI a missing browser is a failure, not a skip
         raise RuntimeError(f"{CHROMIUM} is missing: .ci/run must install Debian's chromium")
     pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ what the core (and so ``transcript-bot ask --json``) returns.
 from __future__ import annotations
 
 import json
-import socket
 
 import pytest
+from conftest import free_port
 
 from bot.core import AskOptions
 
@@ -17,12 +17,6 @@ pytestmark = pytest.mark.slow
 
 RAILWAY = "What did Kim Jong-il say about the railway?"
 FOLLOW_UP = "And what about missiles?"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
