@@ -65,6 +65,9 @@ def _common(p: argparse.ArgumentParser, corpus: bool = True) -> None:
     p.add_argument("--model", help="sentence-transformers model name or path (default: $TRANSCRIPT_BOT_MODEL or all-MiniLM-L6-v2)")
     p.add_argument("--store", help="where the vectors are: faiss (in the index folder), milvus://HOST:PORT/COLLECTION "
                    "or a milvus-lite file PATH.db[#COLLECTION] (default: $TRANSCRIPT_BOT_STORE, else what the index uses)")
+    p.add_argument("--encoder", choices=("auto", "torch", "onnx"),
+                   help="how questions are embedded: auto (a verified ONNX export of the model, made on first use; "
+                   "no torch import), torch or onnx (default: $TRANSCRIPT_BOT_ENCODER or auto)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -174,7 +177,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _settings(args: argparse.Namespace):
     from .settings import Settings
 
-    return Settings.resolve(getattr(args, "corpus", None), args.index, args.model, getattr(args, "store", None))
+    try:
+        return Settings.resolve(getattr(args, "corpus", None), args.index, args.model, getattr(args, "store", None),
+                                getattr(args, "encoder", None))
+    except ValueError as exc:  # $TRANSCRIPT_BOT_ENCODER (a bad --encoder is refused by the parser)
+        raise UsageError(str(exc)) from None
 
 
 def _open_bot(args: argparse.Namespace):

@@ -10,6 +10,7 @@ questions plus conversation into searches.
 from __future__ import annotations
 
 import re
+import sys
 import threading
 import time
 from collections import Counter
@@ -24,7 +25,7 @@ from .abstention import decide
 from .answer import NOT_FOUND, Answer, Hit, compose_answer, ranked_labels, relevance_label
 from .chunking import PASSAGE_RULES, join_overlapping
 from .dates import normalise_iso, range_bounds
-from .embedding import Embedder, load_embedder
+from .embedding import Embedder, load_query_embedder
 from .errors import BadQuery, BotError
 from .indexer import Freshness, freshness
 from .query import SpeakerDirectory, find_dates, is_follow_up
@@ -87,7 +88,7 @@ class TranscriptBot:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = load_embedder(self.settings.model)
+            self._embedder = load_query_embedder(self.settings, warn=lambda line: print(line, file=sys.stderr))
         return self._embedder
 
     @property

@@ -99,3 +99,41 @@ class SentenceTransformerEmbedder:
 
 def load_embedder(name: str = DEFAULT_MODEL, threads: int | None = None) -> SentenceTransformerEmbedder:
     return SentenceTransformerEmbedder(name, threads=threads)
+
+
+def load_query_embedder(settings, threads: int | None = None, warn: Callable[[str], None] | None = None,
+                        loaded: "SentenceTransformerEmbedder | None" = None) -> Embedder:
+    """The encoder for questions (and answer sentences) as `settings.encoder` asks.
+
+    "auto": a verified ONNX export of the model if this machine has one (no torch import: a
+    cold `ask` starts in about a second); otherwise sentence-transformers is loaded, the export
+    made and verified for next time (`bot/onnx_encoder.py`), and used at once. If the model
+    cannot be exported, torch it stays, with one line to `warn`. "torch": always
+    sentence-transformers. "onnx": the export or a BotError saying why not. `loaded`: a
+    sentence-transformers encoder of the same model already in memory (serve's indexing one),
+    used instead of loading a second copy.
+    """
+    from . import onnx_encoder
+    from .settings import default_cache
+
+    if settings.encoder == "torch":
+        return loaded or load_embedder(settings.model, threads)
+    path = resolve_model_path(settings.model)
+    folder = onnx_encoder.export_dir(settings.model, path, Path(settings.cache or default_cache()) / "encoders")
+    if onnx_encoder.is_verified(folder):
+        return onnx_encoder.OnnxEmbedder(folder, threads)
+    if folder is None:
+        if settings.encoder == "onnx":
+            raise BotError(f"--encoder onnx needs a model folder on disk; {settings.model!r} is not one")
+        return loaded or load_embedder(settings.model, threads)
+    embedder = loaded or load_embedder(settings.model, threads)
+    try:
+        onnx_encoder.export(embedder.model, settings.model, path, folder)
+    except Exception as exc:  # any exporter failure leaves the (working) torch encoder in place
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if settings.encoder == "onnx":
+            raise BotError(f"cannot export {settings.model!r} to ONNX: {reason}") from None
+        if warn:
+            warn(f"note: questions are embedded with torch ({settings.model!r} not exported to ONNX: {reason})")
+        return embedder
+    return onnx_encoder.OnnxEmbedder(folder, threads)

@@ -19,6 +19,17 @@ ENV_HOST = "TRANSCRIPT_BOT_HOST"
 ENV_PORT = "TRANSCRIPT_BOT_PORT"
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 7860
 ENV_STORE = "TRANSCRIPT_BOT_STORE"  # where the vectors are: see vectorstore.StoreSpec.parse
+ENV_ENCODER = "TRANSCRIPT_BOT_ENCODER"  # how questions are embedded: auto, torch or onnx
+ENV_CACHE = "TRANSCRIPT_BOT_CACHE"  # where derived files of this machine live (the ONNX export)
+ENCODERS = ("auto", "torch", "onnx")
+
+
+def default_cache() -> Path:
+    """$TRANSCRIPT_BOT_CACHE, else $XDG_CACHE_HOME/transcript-bot, else ~/.cache/transcript-bot."""
+    if os.environ.get(ENV_CACHE):
+        return Path(os.environ[ENV_CACHE])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "transcript-bot"
 
 
 @dataclass(frozen=True)
@@ -27,18 +38,29 @@ class Settings:
     index: Path
     model: str
     store: str | None = None  # None: wherever the index keeps its vectors (FAISS for a new one)
+    # Questions: "auto" uses a verified ONNX export of the model (made on first use, kept under
+    # `cache`) and needs no torch; "torch" always loads sentence-transformers; "onnx" requires
+    # the export. Documents are always embedded by sentence-transformers.
+    encoder: str = "auto"
+    cache: Path | None = None  # None: default_cache()
 
     @classmethod
     def resolve(
         cls, corpus: str | os.PathLike | None = None, index: str | os.PathLike | None = None,
-        model: str | None = None, store: str | None = None,
+        model: str | None = None, store: str | None = None, encoder: str | None = None,
     ) -> "Settings":
-        """Flag beats environment beats default (``./corpus``, ``./index``, MiniLM, the index's own store)."""
+        """Flag beats environment beats default (``./corpus``, ``./index``, MiniLM, the index's
+        own store, the "auto" encoder); ValueError for an unknown encoder."""
+        chosen = encoder or os.environ.get(ENV_ENCODER) or "auto"
+        if chosen not in ENCODERS:
+            source = "--encoder" if encoder else ENV_ENCODER
+            raise ValueError(f"{source} must be one of {', '.join(ENCODERS)}, not {chosen[:40]!r}")
         return cls(
             corpus=Path(corpus or os.environ.get(ENV_CORPUS) or "corpus"),
             index=Path(index or os.environ.get(ENV_INDEX) or "index"),
             model=model or os.environ.get(ENV_MODEL) or DEFAULT_MODEL,
             store=store or os.environ.get(ENV_STORE) or None,
+            encoder=chosen, cache=default_cache(),
         )
 
     def vector_store(self):

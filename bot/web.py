@@ -827,15 +827,17 @@ def serve(
     Returns the running Blocks (only reached with ``prevent_thread_lock``, as tests use it).
     An address nothing can listen on is refused (BotError) before anything loads.
     """
-    from .embedding import load_embedder
+    from .embedding import load_query_embedder
 
     check_address(host, port)
 
     holder: dict[str, Any] = {"embedder": embedder} if embedder is not None else {}
     if sync_first:
         ensure_index(settings, holder)
-    # One torch thread: a serving process answers faster under competing load (see MODELS.md).
-    model = holder.get("embedder") or load_embedder(settings.model, threads=1)
+    # One thread per question: a serving process answers faster under competing load (see
+    # MODELS.md), and concurrent questions run side by side. A test's embedder is used as given.
+    model = embedder or load_query_embedder(settings, threads=1, loaded=holder.get("embedder"),
+                                            warn=lambda line: print(line, file=sys.stderr))
     bot = TranscriptBot(settings, embedder=model)
     demo = build_demo(bot)
     launch(demo, host, port, prevent_thread_lock=prevent_thread_lock)

@@ -7,9 +7,11 @@ real model into a temporary folder. Tests that change an index copy it first.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import socket
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,11 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Derived files (the ONNX query encoder, bot/onnx_encoder.py) go to a cache of this test session,
+# inherited by the commands tests run, never to the user's ~/.cache.
+if "TRANSCRIPT_BOT_CACHE" not in os.environ:
+    os.environ["TRANSCRIPT_BOT_CACHE"] = tempfile.mkdtemp(prefix="transcript-bot-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["TRANSCRIPT_BOT_CACHE"], True)
 
 # Property-based tests (hypothesis): few examples by default, so the suite stays fast; many with
 # HYPOTHESIS_PROFILE=thorough. No deadline: examples that reach the real model vary in time.
@@ -74,6 +81,20 @@ def embedder():
     from bot.embedding import load_embedder
 
     return load_embedder()
+
+
+@pytest.fixture(scope="session")
+def onnx_export(embedder) -> Path:
+    """The real model exported to ONNX and verified, in this session's cache (where commands look)."""
+    from bot import onnx_encoder
+    from bot.embedding import resolve_model_path
+    from bot.settings import DEFAULT_MODEL, default_cache
+
+    path = resolve_model_path(DEFAULT_MODEL)
+    target = onnx_encoder.export_dir(DEFAULT_MODEL, path, default_cache() / "encoders")
+    if not onnx_encoder.is_verified(target):
+        onnx_encoder.export(embedder.model, DEFAULT_MODEL, path, target)
+    return target
 
 
 @pytest.fixture(scope="session")
