@@ -230,21 +230,31 @@ class Retriever:
             at = np.flatnonzero(np.isin(rows, focus_rows))
             second = self._fuse(self._dense_scores(focus.vector, rows[at]), detail_keyword[rows[at]], cfg)
             fused[at] = (1 - cfg.focus_weight) * fused[at] + cfg.focus_weight * second
-        factor = np.ones(len(rows), dtype=np.float32)
-        for i, row in enumerate(rows):
-            p = data.passages[row]
-            bonus = boosts.speakers.get(p.speaker or "", 0.0) + boosts.transcripts.get(p.transcript, 0.0)
-            for since, until, b in boosts.dates:
-                if in_range(p.date, since, until):
-                    bonus += b
-                    break
-            factor[i] += bonus
-        final = fused * factor
+        final = fused * (1.0 + self._bonus(rows, boosts))
         if cfg.short_penalty > 0:
             final = final * content_factor(data.own_words[rows], cfg)
         if cfg.question_penalty > 0:
             final = final * np.where(data.is_question[rows], 1.0 - cfg.question_penalty, 1.0).astype(np.float32)
         return final, dense, keyword
+
+    def _bonus(self, rows: np.ndarray, boosts: Boosts) -> np.ndarray:
+        """Each row's boost: its speaker's, its transcript's, and the first date range its
+        transcript's date falls in (dates belong to transcripts, so they are judged per transcript)."""
+        data = self.data
+        bonus = np.zeros(len(rows), dtype=np.float32)
+        if boosts.speakers:
+            by_label = np.array([boosts.speakers.get(label, 0.0) for label in data.speaker_labels] + [0.0],
+                                dtype=np.float32)
+            bonus += by_label[data.row_speaker[rows]]  # -1 (no speaker) picks the trailing 0
+        if boosts.transcripts or boosts.dates:
+            entries = data.manifest.get("transcripts", {})
+            per = np.zeros(len(data.transcript_names) + 1, dtype=np.float32)
+            for t, rel in enumerate(data.transcript_names):
+                per[t] = boosts.transcripts.get(rel, 0.0)
+                date = entries[rel].get("date")
+                per[t] += next((b for since, until, b in boosts.dates if in_range(date, since, until)), 0.0)
+            bonus += per[data.row_transcript[rows]]
+        return bonus
 
     def _transcript_best(self, rows: np.ndarray, scores: np.ndarray) -> np.ndarray:
         """Per transcript (in ``transcript_names`` order), the best score among ``rows``."""
