@@ -247,12 +247,14 @@ class Retriever:
                                 dtype=np.float32)
             bonus += by_label[data.row_speaker[rows]]  # -1 (no speaker) picks the trailing 0
         if boosts.transcripts or boosts.dates:
-            entries = data.manifest.get("transcripts", {})
             per = np.zeros(len(data.transcript_names) + 1, dtype=np.float32)
-            for t, rel in enumerate(data.transcript_names):
-                per[t] = boosts.transcripts.get(rel, 0.0)
-                date = entries[rel].get("date")
-                per[t] += next((b for since, until, b in boosts.dates if in_range(date, since, until)), 0.0)
+            for rel, b in boosts.transcripts.items():
+                if rel in data.transcript_index:
+                    per[data.transcript_index[rel]] += b
+            dated = np.zeros(len(data.transcript_names), dtype=np.float32)
+            for since, until, b in reversed(boosts.dates):  # the first range that matches wins
+                dated = np.where(data.dated_within(since, until), np.float32(b), dated)
+            per[:-1] += dated
             bonus += per[data.row_transcript[rows]]
         return bonus
 
@@ -289,9 +291,8 @@ class Retriever:
         if filters.transcripts is not None:
             mask &= data.transcript_mask(filters.transcripts)
         if filters.since or filters.until:
-            entries = data.manifest.get("transcripts", {})
-            mask &= data.transcript_mask(rel for rel in data.transcript_names
-                                         if in_range(entries[rel].get("date"), filters.since, filters.until))
+            within = data.dated_within(filters.since, filters.until)
+            mask &= data.transcript_mask(data.transcript_names[t] for t in np.flatnonzero(within))
         return np.flatnonzero(mask)
 
     def _preferred_rows(self, speakers: list[str], transcripts, allowed: np.ndarray | None) -> np.ndarray:

@@ -39,6 +39,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from .dates import range_bounds
 from .errors import BotError, IndexBusy, IndexCorrupt, IndexMismatch, IndexMissing
 from .keyword import KeywordIndex
 from .records import Passage, is_question_of
@@ -131,17 +132,39 @@ class IndexData:
         self.ids = np.array([p.id for p in self.passages], dtype=np.int64)
         self.transcript_names = sorted(self.manifest.get("transcripts", {}))
         self._title_keyword: KeywordIndex | None = None
+        self._date_bounds: tuple[np.ndarray, np.ndarray] | None = None  # per transcript, by dated_within
         # Per-row codes, so that filters and preferences select rows with numpy, not a Python loop.
         self.speaker_labels = sorted({p.speaker for p in self.passages if p.speaker})
         code = {label: i for i, label in enumerate(self.speaker_labels)}
         self.row_speaker = np.array([code[p.speaker] if p.speaker else -1 for p in self.passages], dtype=np.int32)
-        tcode = {rel: i for i, rel in enumerate(self.transcript_names)}
+        tcode = self.transcript_index = {rel: i for i, rel in enumerate(self.transcript_names)}
         self.row_transcript = np.array([tcode.get(p.transcript, -1) for p in self.passages], dtype=np.int32)
         # Words of each passage's own text (not its context): how much a reply says by itself.
         self.own_words = np.array([len(p.text.split()) for p in self.passages], dtype=np.int32)
         # Rows that are a question answered by the next row (an interviewer's turn, not an answer).
         self.is_question = np.array([is_question_of(p, self.passages[r + 1] if r + 1 < len(self.passages) else None)
                                      for r, p in enumerate(self.passages)], dtype=bool)
+
+    def dated_within(self, since: str | None, until: str | None) -> np.ndarray:
+        """Per transcript (``transcript_names`` order): can its date fall within [since, until]
+        (inclusive, any precision; the rule of `dates.in_range`)? Undated transcripts never do."""
+        if self._date_bounds is None:
+            entries = self.manifest.get("transcripts", {})
+            first = np.zeros(len(self.transcript_names), dtype=np.int32)
+            last = np.full(len(self.transcript_names), -1, dtype=np.int32)  # undated: an empty range
+            for t, rel in enumerate(self.transcript_names):
+                date = entries[rel].get("date")
+                if date:
+                    a, b = range_bounds(date)
+                    first[t], last[t] = int(a.replace("-", "")), int(b.replace("-", ""))
+            self._date_bounds = (first, last)
+        first, last = self._date_bounds
+        ok = last >= first
+        if since:
+            ok &= last >= int(range_bounds(since)[0].replace("-", ""))
+        if until:
+            ok &= first <= int(range_bounds(until)[1].replace("-", ""))
+        return ok
 
     def speaker_mask(self, labels) -> np.ndarray:
         """Which rows are spoken under one of these speaker labels."""

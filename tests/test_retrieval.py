@@ -183,3 +183,15 @@ def test_a_question_that_names_an_event_is_ranked_within_it_by_its_detail(small_
     assert {"trade", "grow"} <= set(detail)
     ranks = [h.rank for h in result.hits if "60526" in h.passage.transcript and "42 percent" in h.passage.text]
     assert ranks and ranks[0] <= 5
+
+
+@pytest.mark.parametrize("since, until", [("2010", None), (None, "2012-12"), ("2016-02-29", "2017-06-02"),
+                                          ("2019-05-16", None), ("2011", "2011")])
+def test_date_columns_follow_the_date_rule(small_bot, since, until):
+    """`IndexData.dated_within` (numpy, per transcript) decides as `dates.in_range` does."""
+    from bot.dates import in_range
+
+    data = small_bot.data
+    entries = data.manifest["transcripts"]
+    expected = [in_range(entries[rel].get("date"), since, until) for rel in data.transcript_names]
+    assert data.dated_within(since, until).tolist() == expected
