@@ -345,7 +345,7 @@ class TranscriptBot:
     # -- corpus views -----------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
-        data = self.data
+        data, _, directory = self._snapshot()  # counts of one generation, never of two
         manifest = data.manifest
         dates = sorted(p.date for p in data.passages if p.date)
         size = sum(f.stat().st_size for f in self.settings.index.rglob("*") if f.is_file()
@@ -353,8 +353,8 @@ class TranscriptBot:
         return {
             "index": str(self.settings.index), "corpus": manifest.get("corpus"),
             "transcripts": len(manifest.get("transcripts", {})), "passages": len(data.passages),
-            "speakers": len(self.directory.people),
-            "top_speakers": [{"person": p.key, "turns": p.turns, "labels": sorted(p.labels)} for p in self.directory.people[:10]],
+            "speakers": len(directory.people),
+            "top_speakers": [{"person": p.key, "turns": p.turns, "labels": sorted(p.labels)} for p in directory.people[:10]],
             "date_range": [dates[0], dates[-1]] if dates else None,
             "model": manifest.get("model", {}).get("name"), "dimension": manifest.get("model", {}).get("dimension"),
             "vector_index": manifest.get("vector_index"),
@@ -402,9 +402,12 @@ class TranscriptBot:
 
     def neighbours(self, transcript: str, turn: int, before: int = 1, after: int = 1) -> list[dict[str, Any]]:
         """The turns around ``turn`` in ``transcript`` (full turns, joined from their passages)."""
+        data, _, _ = self._snapshot()  # one index generation for the whole answer
         turns: dict[int, list[Any]] = {}
-        for p in self.data.passages:  # an exchange (turn..last_turn) counts when its span reaches the range
-            if p.transcript == transcript and p.turn <= turn + after and (p.last_turn or p.turn) >= turn - before:
+        code = data.transcript_index.get(transcript, -2)
+        for row in np.flatnonzero(data.row_transcript == code):  # only this transcript's rows
+            p = data.passages[row]  # an exchange (turn..last_turn) counts when its span reaches the range
+            if p.turn <= turn + after and (p.last_turn or p.turn) >= turn - before:
                 turns.setdefault(p.turn, []).append(p)
         out = []
         for number in sorted(turns):

@@ -202,18 +202,6 @@ class Retriever:
                                 float(keyword[i])) for i in order)
         return group_hits(ranked, k, data.passages, cfg)
 
-    def best_similarity(self, query_vector: np.ndarray, filters: Filters | None = None) -> float:
-        """Cosine similarity of the closest passage (within the filters): how near the corpus comes.
-
-        Independent of how many hits the caller asked for, so abstention does not depend on k.
-        """
-        filters = filters or Filters()
-        allowed = self._allowed_rows(filters) if filters.active() else None
-        if allowed is not None and not len(allowed):
-            return 0.0
-        _, scores = self._dense(query_vector, 1, allowed, _where(filters) if allowed is not None else None)
-        return float(scores[0]) if len(scores) else 0.0
-
     # -- pieces -----------------------------------------------------------------------------
 
     def _score(self, rows: np.ndarray, query_vector: np.ndarray, keyword_all: np.ndarray, boosts: Boosts,
