@@ -19,6 +19,10 @@ parts are, in order:
                  with the embedding time split from the rest and the corpus-sized costs shown.
 ``query``        warm latency p50/p95 at k=10 of dense search, keyword search and the full
                  ``TranscriptBot.ask`` pipeline over the dev questions; peak RSS while serving.
+``cold``         wall-clock of `transcript-bot ask` from a cold process (default ONNX encoder
+                 and --encoder torch), different questions each time.
+``web``          the real server on loopback: 1, 10 and 20 concurrent users through `/ask`:
+                 p50/p95/max, errors, questions per second, the server's peak RSS.
 ``encoder``      encoder settings on a sample of the passages, in alternating rounds: batch
                  size, torch threads, length sorting, torch dynamic int8 (with its cosine to
                  the fp32 vectors and top-10 agreement).
@@ -60,7 +64,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 DEV_QUESTIONS = REPO / "eval" / "dev-questions.jsonl"
-PARTS = ("build", "incremental", "query", "encoder", "x10", "million", "int8-eval", "soak")
+PARTS = ("build", "incremental", "query", "cold", "web", "encoder", "x10", "million", "int8-eval", "soak")
 FALLBACK_QUESTIONS = [
     "What did Putin say about gas prices?", "railway to Europe through Russia", "unemployment rate",
     "refugees in Europe", "hydroelectric power plant", "What did the UN Secretary-General discuss?",
@@ -274,9 +278,14 @@ def part_query(a: argparse.Namespace) -> dict[str, Any]:
     from bot.core import AskOptions, TranscriptBot
     from bot.settings import DEFAULT_MODEL, Settings
 
-    embedder, load_s = load_embedder_timed()
+    from bot.embedding import load_query_embedder
+
+    settings = Settings.resolve(a.corpus, a.index)
+    started = time.perf_counter()
+    embedder = load_query_embedder(settings, threads=1)  # what serve uses: the ONNX export, one thread
+    load_s = round(time.perf_counter() - started, 2)
     with Clock() as c_open:
-        bot = TranscriptBot(Settings(Path(a.corpus), Path(a.index), DEFAULT_MODEL), embedder=embedder)
+        bot = TranscriptBot(settings, embedder=embedder)
     data = bot.data
     rss_loaded = rss_now()
     qs = questions()
@@ -309,6 +318,7 @@ def part_query(a: argparse.Namespace) -> dict[str, Any]:
         np.save(Path(a.workdir) / "question_vectors.npy", np.vstack(qvecs).astype(np.float32))
     return {
         "passages": len(data.passages), "questions": len(qs), "open_index_s": round(c_open.wall, 2), "model_load_s": load_s,
+        "encoder": type(embedder).__name__, "settings": settings.describe(),
         "dense": pcts(dense_t), "query_embedding": pcts(embed_t), "faiss_top10": pcts(faiss_t),
         "keyword": pcts(kw_t), "full": pcts(full_t),
         "rss_after_load_mb": rss_loaded, "peak_rss_serving_mb": peak_rss_mb(),
@@ -610,10 +620,91 @@ def part_soak(a: argparse.Namespace) -> dict[str, Any]:
     return run_soak(Path(a.workdir) / "soak", load_embedder(), seconds=float(a.seconds or 60))
 
 
+def part_cold(a: argparse.Namespace) -> dict[str, Any]:
+    """Wall-clock of `transcript-bot ask` from a cold process to the printed answer, as a user
+    runs it: with the default encoder (the ONNX export, prepared by one warm-up call) and with
+    `--encoder torch`. Different questions each time, so no answer is cached anywhere."""
+    qs = questions()
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    base = [sys.executable, "-m", "bot", "ask", "--corpus", str(a.corpus), "--index", str(a.index), "-k", "5"]
+
+    def run(question: str, *extra: str) -> float:
+        started = time.perf_counter()
+        done = subprocess.run([*base, question, *extra], cwd=REPO, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"ask failed: {done.stderr.strip()[-300:]}")
+        return time.perf_counter() - started
+
+    warm = run(qs[0])  # makes the ONNX export if this machine has none yet
+    onnx = [run(q) for q in qs[1:1 + (a.rounds or 5)]]
+    torch = [run(q, "--encoder", "torch") for q in qs[10:10 + max(2, (a.rounds or 5) // 2)]]
+    return {"first_call_s": round(warm, 2), "onnx": pcts(onnx), "torch": pcts(torch), "runs": [len(onnx), len(torch)]}
+
+
+def part_web(a: argparse.Namespace) -> dict[str, Any]:
+    """Concurrent users through the real server on loopback: 1, 10 and 20 users, each asking
+    different questions back to back through the `/ask` API (gradio_client), for a few rounds;
+    latency per call (p50/p95/max), errors, questions per second, peak RSS of the server."""
+    import threading
+
+    from gradio_client import Client
+
+    from bot.settings import Settings
+    from bot.web import serve
+
+    port = _free_port()
+    settings = Settings.resolve(a.corpus, a.index, port=port)
+    demo = serve(settings, host="127.0.0.1", port=port, sync_first=False, prevent_thread_lock=True)
+    url = f"http://127.0.0.1:{port}/"
+    qs = questions()
+    out: dict[str, Any] = {"settings": settings.describe()}
+    try:
+        Client(url, verbose=False).predict(qs[0], 5, "", "", "", "[]", api_name="/ask")  # warm-up
+        for users in (1, 10, 20):
+            times: list[float] = []
+            errors: list[str] = []
+            clients = [Client(url, verbose=False) for _ in range(users)]
+            rounds = max(3, 40 // users)
+
+            def user(n: int, client) -> None:
+                for r in range(rounds):
+                    question = qs[(n * rounds + r) % len(qs)]
+                    started = time.perf_counter()
+                    try:
+                        client.predict(question, 5, "", "", "", "[]", api_name="/ask")
+                        times.append(time.perf_counter() - started)
+                    except Exception as exc:  # counted: the bench's verdict, not a crash
+                        errors.append(f"{type(exc).__name__}: {str(exc)[:120]}")
+
+            started = time.perf_counter()
+            threads = [threading.Thread(target=user, args=(n, c)) for n, c in enumerate(clients)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            wall = time.perf_counter() - started
+            out[f"users_{users}"] = {**pcts(times), "max_ms": round(max(times) * 1000, 1) if times else None,
+                                     "calls": len(times), "errors": len(errors), "first_errors": errors[:3],
+                                     "questions_per_s": round(len(times) / wall, 2)}
+    finally:
+        demo.close()
+    out["peak_rss_server_mb"] = peak_rss_mb()
+    return out
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 PART_FUNCTIONS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "build": part_build, "incremental": part_incremental, "query": part_query, "encoder": part_encoder,
     "replicate": part_replicate, "extra": part_extra, "million-build": part_million_build,
     "million-serve": part_million_serve, "int8-eval": part_int8_eval, "soak": part_soak,
+    "cold": part_cold, "web": part_web,
 }
 
 
@@ -711,6 +802,10 @@ def orchestrate(a: argparse.Namespace) -> int:
             results["incremental"] = run_part("incremental", index=index, label="x1", largest=True, **common)
         if have_index and "query" not in skip:
             results["query"] = run_part("query", index=index, rounds=1 if a.quick else 2, save_vectors=True, **common)
+        if have_index and "cold" not in skip:
+            results["cold"] = run_part("cold", index=index, rounds=3 if a.quick else 5, **common)
+        if have_index and "web" not in skip:
+            results["web"] = run_part("web", index=index, **common)
         if "encoder" not in skip:
             results["encoder"] = run_part("encoder", rounds=1 if a.quick else 2, sample=64 if a.quick else 192, **common)
         if have_index and "x10" not in skip:
@@ -815,6 +910,26 @@ def format_table(r: dict[str, Any]) -> str:
 
     incremental(r.get("incremental"), "Incremental update: remove 1 transcript, add it back (model load excluded)")
     query(r.get("query"), "Query latency, warm, k=10")
+
+    c = r.get("cold")
+    if c is not None:
+        section("Cold `transcript-bot ask` to the printed answer (target <= 2 s)")
+    if c is not None and not failed(c):
+        add(f"  first call (prepares the ONNX export if missing): {c['first_call_s']} s")
+        add(f"  {'':<38}{'p50 ms':>9}{'p95 ms':>9}")
+        add(f"  {'default encoder (ONNX export)':<38}{c['onnx']['p50_ms']:>9}{c['onnx']['p95_ms']:>9}")
+        add(f"  {'--encoder torch':<38}{c['torch']['p50_ms']:>9}{c['torch']['p95_ms']:>9}")
+
+    w = r.get("web")
+    if w is not None:
+        section("Web server on loopback, concurrent users asking different questions (/ask API)")
+    if w is not None and not failed(w):
+        add(f"  {'users':<8}{'calls':>7}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'errors':>8}{'q/s':>7}")
+        for users in (1, 10, 20):
+            u = w.get(f"users_{users}", {})
+            add(f"  {users:<8}{u.get('calls', 0):>7}{u.get('p50_ms', '-'):>9}{u.get('p95_ms', '-'):>9}"
+                f"{u.get('max_ms', '-'):>9}{u.get('errors', '-'):>8}{u.get('questions_per_s', '-'):>7}")
+        add(f"  peak RSS of the server process: {w.get('peak_rss_server_mb')} MB (targets at 10 users: p50 <= 300, p95 <= 800)")
 
     e = r.get("encoder")
     if e is not None:

@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -68,6 +69,11 @@ def _common(p: argparse.ArgumentParser, corpus: bool = True) -> None:
     p.add_argument("--encoder", choices=("auto", "torch", "onnx"),
                    help="how questions are embedded: auto (a verified ONNX export of the model, made on first use; "
                    "no torch import), torch or onnx (default: $TRANSCRIPT_BOT_ENCODER or auto)")
+    p.add_argument("--config", metavar="FILE", help="a TOML config file: paths, address and a [retrieval] table of knobs "
+                   "(default: $TRANSCRIPT_BOT_CONFIG, else ./transcript-bot.toml if it exists)")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
+                   help="set one retrieval or answer knob (repeatable; see RetrievalConfig in bot/retrieval.py), "
+                   "e.g. --set candidates=300")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -179,8 +185,9 @@ def _settings(args: argparse.Namespace):
 
     try:
         return Settings.resolve(getattr(args, "corpus", None), args.index, args.model, getattr(args, "store", None),
-                                getattr(args, "encoder", None))
-    except ValueError as exc:  # $TRANSCRIPT_BOT_ENCODER (a bad --encoder is refused by the parser)
+                                getattr(args, "encoder", None), getattr(args, "host", None), getattr(args, "port", None),
+                                getattr(args, "config", None), getattr(args, "sets", ()))
+    except ValueError as exc:  # a bad variable, config file or --set: a usage error
         raise UsageError(str(exc)) from None
 
 
@@ -360,12 +367,26 @@ def cmd_eval(args: argparse.Namespace) -> int:
     questions = load_questions(Path(args.questions))
     if not questions:
         raise UsageError(f"no questions in {args.questions}")
-    report = evaluate(_open_bot(args), questions, k=args.k)
+    bot = _open_bot(args)
+    report = evaluate(bot, questions, k=args.k)
+    report["settings"] = {**bot.settings.describe(), "retrieval": asdict(bot.config)}  # what produced the numbers
     if args.json:
         _print_json(report)
     else:
         print(format_report(report))
+        print(_settings_line(bot))
     return 0
+
+
+def _settings_line(bot) -> str:
+    """One line saying what produced the numbers: model, encoder, config file, knobs changed."""
+    from .retrieval import RetrievalConfig
+
+    defaults = asdict(RetrievalConfig())
+    changed = [f"{k}={v}" for k, v in asdict(bot.config).items() if defaults.get(k) != v]
+    where = f", config {bot.settings.config_file}" if bot.settings.config_file else ""
+    return (f"settings: model {bot.settings.model}, encoder {bot.settings.encoder}{where}; "
+            f"knobs changed from the defaults: {', '.join(changed) or 'none'}")
 
 
 def cmd_who(args: argparse.Namespace) -> int:
@@ -390,15 +411,10 @@ def cmd_who(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .settings import resolve_address
-
-    try:
-        host, port = resolve_address(args.host, args.port)
-    except ValueError as exc:  # TRANSCRIPT_BOT_PORT (a bad --port is refused by the parser)
-        raise UsageError(str(exc)) from None
+    settings = _settings(args)  # the address too: flag, environment, config file, default
     from .web import serve
 
-    serve(_settings(args), host=host, port=port, sync_first=not args.no_sync)
+    serve(settings, host=settings.host, port=settings.port, sync_first=not args.no_sync)
     return 0
 
 

@@ -44,10 +44,7 @@ MAX_SPEAKERS = 20  # people in one speaker filter
 MAX_PATH_CHARS = 1000  # a transcript filter value (a path relative to the corpus)
 MAX_TRANSCRIPTS = 100_000  # transcripts in one transcript filter
 MAX_DATE_CHARS = 10  # YYYY-MM-DD
-ABSTAIN_LOOKS_AT = 5
-FOLLOWUP_CACHE_SIZE = 512  # conversations whose transcripts are remembered  # the top passages whose similarity decides abstention
-# Similarity bands for the relevance label shown with each hit (cosine of MiniLM vectors).
-STRONG, GOOD = 0.55, 0.40
+FOLLOWUP_CACHE_SIZE = 512  # conversations whose transcripts are remembered
 
 
 @dataclass
@@ -72,7 +69,7 @@ class TranscriptBot:
                  config: RetrievalConfig | None = None):
         self.settings = settings
         self._embedder = embedder
-        self.config = config or RetrievalConfig()
+        self.config = config or settings.retrieval or RetrievalConfig()
         self._lock = threading.Lock()
         self._reloading = threading.Lock()  # one loader at a time (maybe_reload)
         self._hashes: dict = {}  # corpus file digests by (size, mtime, inode), for `freshness`
@@ -196,10 +193,10 @@ class TranscriptBot:
         focus = self._focus(question, title_match, data)
         if focus is not None:
             understood["event"] = {"transcripts": focus.transcripts, "detail_question": focus.keyword_text}
-        found = retriever.search(qvec, keyword_text, k=max(opts.k, ABSTAIN_LOOKS_AT), filters=filters, boosts=boosts,
+        found = retriever.search(qvec, keyword_text, k=max(opts.k, self.config.abstain_looks_at), filters=filters, boosts=boosts,
                                  focus=focus)
         # Abstention looks at the same top passages whatever k is, so k never changes the verdict.
-        closest = max((s.dense for s in found[:ABSTAIN_LOOKS_AT]), default=0.0)
+        closest = max((s.dense for s in found[:self.config.abstain_looks_at]), default=0.0)
         said_by = {label for label, b in boosts.speakers.items() if b >= self.config.speaker_boost}
         answer = self._answer(question, qvec, found[: opts.k], understood, data,
                               " ".join(context) if follow_up else "", closest, said_by)
@@ -265,7 +262,7 @@ class TranscriptBot:
                 understood: dict[str, Any], data: store.IndexData, context_text: str, closest: float,
                 said_by: set[str] = frozenset()) -> Answer:
         labels = ranked_labels([s.dense for s in found], [len(s.passage.text.split()) for s in found],
-                               STRONG, GOOD, self.config.short_words)
+                               self.config.strong_similarity, self.config.good_similarity, self.config.short_words)
         hits = [
             Hit(rank=i + 1, passage=s.passage, score=s.score, similarity=s.dense, keyword=s.keyword,
                 relevance=label)
@@ -279,7 +276,10 @@ class TranscriptBot:
         if abstained:
             text = NOT_FOUND if hits else "No transcript in the corpus answers this question."
         else:
-            text = compose_answer(qvec, hits, self.embedder.embed_documents, speakers=said_by, question_text=question)
+            cfg = self.config
+            text = compose_answer(qvec, hits, self.embedder.embed_documents, speakers=said_by, question_text=question,
+                                  top_hits=cfg.answer_hits, max_sentences=cfg.answer_sentences,
+                                  margin=cfg.answer_margin, per_hit=cfg.answer_per_hit)
         return Answer(question=question, answer=text, abstained=abstained, hits=hits, understood=understood)
 
     def _filters(self, opts: AskOptions, data: store.IndexData, directory: SpeakerDirectory) -> Filters:
@@ -392,7 +392,7 @@ class TranscriptBot:
             if p.date:
                 g["dates"].append(p.date)
             if g["best"] is None:
-                g["best"] = Hit(rank, p, s.score, s.dense, s.keyword, relevance_label(s.dense, STRONG, GOOD)).to_json()
+                g["best"] = Hit(rank, p, s.score, s.dense, s.keyword, relevance_label(s.dense, self.config.strong_similarity, self.config.good_similarity)).to_json()
         ranked = sorted(groups.values(), key=lambda g: -g["score"])[:k]
         for g in ranked:
             dates = sorted(g.pop("dates"))

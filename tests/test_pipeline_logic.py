@@ -1,0 +1,59 @@
+"""The question pipeline's logic on a tiny index with the fake embedder (conftest): parsing,
+FAISS, BM25, fusion, filters, own-content discounts, the answer and its rendering, with no model.
+
+These run without torch — `test_these_tests_need_no_torch` proves it by running this file in a
+process where torch and sentence-transformers cannot be imported. Retrieval *quality* is judged
+elsewhere, through the real model."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.core import AskOptions
+from bot.web_render import card_html
+
+HERE = Path(__file__).resolve()
+
+
+def test_the_passage_sharing_the_question_s_words_ranks_first(tiny):
+    answer = tiny.ask("railway from Korea to Europe", AskOptions(k=3))
+    top = answer.hits[0]
+    assert top.passage.speaker == "Vladimir Putin" and "railway from Korea" in top.passage.text
+    source = (tiny.settings.corpus / top.passage.transcript).read_text(encoding="utf-8")
+    assert top.passage.text in source  # verbatim
+    assert answer.answer.startswith("The railway from Korea through Russia to Europe") and answer.answer.endswith("[1]")
+
+
+def test_filters_restrict_and_dates_come_from_the_transcripts(tiny):
+    answer = tiny.ask("gas exports to Europe", AskOptions(k=5, speaker="Alexei Miller"))
+    assert {h.passage.speaker for h in answer.hits} == {"Alexei Miller"}
+    later = tiny.ask("teachers and schools", AskOptions(k=5, since="2020"))
+    assert later.hits and {h.passage.date[:4] for h in later.hits} == {"2020"}
+
+
+def test_a_content_free_reply_does_not_outrank_the_answer(tiny):
+    answer = tiny.ask("Is the gas pipeline to Europe ready?", AskOptions(k=5))
+    texts = [h.passage.text for h in answer.hits]
+    assert "That is right." not in texts[:1]
+    assert any("pipeline is ready" in t for t in texts[:2])
+
+
+def test_an_answer_renders_with_its_citation(tiny):
+    answer = tiny.ask("village schools and teachers", AskOptions(k=2))
+    hit = answer.to_json()["hits"][0]
+    html = card_html(hit, "t1", answer.abstained, None)
+    assert "Meeting on schools and teachers" in html and "June 15, 2020" in html
+    assert hit["speaker"] in html and "[1]" in html
+
+
+def test_these_tests_need_no_torch():
+    code = ("import sys; sys.modules['torch'] = None; sys.modules['sentence_transformers'] = None\n"
+            "import pytest\n"
+            f"sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', {str(HERE)!r}, '-k', 'not need_no_torch']))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=HERE.parent.parent,
+                          env=dict(os.environ), timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "4 passed" in done.stdout
