@@ -494,7 +494,7 @@ def _synthetic(size: int, dimension: int, seed_vectors: np.ndarray | None, seed:
 def part_million_build(a: argparse.Namespace) -> dict[str, Any]:
     """Build the exact and the approximate index over N synthetic passages; exact ground truth."""
     from bot import store
-    from bot.indexer import _new_filled_index
+    from bot import vector_index
 
     work = Path(a.workdir)
     seeds_path, qpath = work / "corpus_vectors.npy", work / "question_vectors.npy"
@@ -520,7 +520,7 @@ def part_million_build(a: argparse.Namespace) -> dict[str, Any]:
     out["exact_batch_search_s"] = round(c.wall, 1)
     del flat
     with Clock() as c:
-        ivf = _new_filled_index("ivf", d, x, ids)
+        ivf = vector_index.build("ivf", d, x, ids)
     out["ivf_build_s"] = round(c.wall, 1)
     out["ivf_nlist"] = int(ivf.nlist)
     faiss.write_index(ivf, str(work / "m_ivf.faiss"))
@@ -534,7 +534,7 @@ def part_million_build(a: argparse.Namespace) -> dict[str, Any]:
     rng = np.random.default_rng(3)
     iso = rng.standard_normal((20_000 + 200, d)).astype(np.float32)
     iso /= np.linalg.norm(iso, axis=1, keepdims=True)
-    small_ivf = _new_filled_index("ivf", d, iso[:20_000], np.arange(20_000, dtype=np.int64))
+    small_ivf = vector_index.build("ivf", d, iso[:20_000], np.arange(20_000, dtype=np.int64))
     exact = store.new_vector_index(d)
     exact.add_with_ids(iso[:20_000], np.arange(20_000, dtype=np.int64))
     a_found, e_found = small_ivf.search(iso[20_000:], 10)[1], exact.search(iso[20_000:], 10)[1]
@@ -544,6 +544,8 @@ def part_million_build(a: argparse.Namespace) -> dict[str, Any]:
 
 def part_million_serve(a: argparse.Namespace) -> dict[str, Any]:
     """Load one of the million-passage indexes (optionally memory-mapped) and search it."""
+    from bot import vector_index
+
     import faiss
 
     work = Path(a.workdir)
@@ -574,7 +576,7 @@ def part_million_serve(a: argparse.Namespace) -> dict[str, Any]:
             lat, found = measure(10)
             sweep.append({"nprobe": nprobe, **lat, "recall@10": recall(found)})
         out["nprobe_sweep"] = sweep
-        ivf.nprobe = max(1, ivf.nlist // 8)  # what retrieval uses
+        vector_index.configure(ivf)  # what retrieval uses
         out["nprobe"] = int(ivf.nprobe)
     out["k10"], found = measure(10)
     out["recall@10"] = recall(found)

@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import store
+from . import store, vector_index
 from .chunking import PASSAGE_RULES, embedding_text, passages_for
 from .corpus import CorpusFile, read_transcript, scan
 from .decoding import MAX_FILE_BYTES
@@ -36,7 +36,6 @@ from .vectorstore import FaissStore, MilvusStore, StoreSpec, VectorStore
 
 EMBEDDING_MODE = "speaker+context"
 KEYWORD_MODE = "speaker+context"
-APPROXIMATE_ABOVE = 200_000  # passages; past this an IVF index is used (see README, "Scale")
 
 
 @dataclass
@@ -242,7 +241,7 @@ def sync(
         upgrading = old is not None and old.keyword is None
         old_kind = old.manifest.get("vector_index", {}).get("kind", "flat") if old else None
         n_passages = sum(int(e.get("passages", 0)) for e in transcripts.values())
-        kind = _vector_kind(approximate, old_kind, n_passages) if spec.kind == "faiss" else "flat"
+        kind = vector_index.choose_kind(approximate, old_kind, n_passages) if spec.kind == "faiss" else "flat"
         same_store = old is not None and store.same_collection(StoreSpec.of_manifest(old.manifest), spec)
         if (old and not fresh and not report.removed and kind == old_kind and not upgrading
                 and skipped == old_skipped and same_store):
@@ -313,7 +312,7 @@ def sync(
             all_vectors = np.vstack([kept, vectors]).astype(np.float32)
             all_ids = np.concatenate([keep_ids, fresh_ids])
             if spec.kind == "faiss":
-                index = FaissStore(_new_filled_index(kind, dimension, all_vectors, all_ids), ivf=kind == "ivf")
+                index = FaissStore(vector_index.build(kind, dimension, all_vectors, all_ids), ivf=kind == "ivf")
             else:
                 index = _milvus_writer(index_dir, spec, dimension)
                 index.add(all_vectors, all_ids, kept_passages + fresh)
@@ -352,7 +351,7 @@ def _nothing_changed(files: list[CorpusFile], manifest: dict[str, Any], approxim
     if StoreSpec.of_manifest(manifest).kind != "faiss":
         return True
     kind = manifest.get("vector_index", {}).get("kind", "flat")
-    return kind == _vector_kind(approximate, kind, int(manifest.get("passages", 0)))
+    return kind == vector_index.choose_kind(approximate, kind, int(manifest.get("passages", 0)))
 
 
 def _current_manifest(index_dir: Path) -> dict[str, Any] | None:
@@ -385,15 +384,6 @@ def _milvus_writer(index_dir: Path, spec: StoreSpec, dimension: int) -> MilvusSt
     if current is not None:
         writer.retire_all()
     return writer
-
-
-def _vector_kind(approximate: bool | None, old_kind: str | None, n_passages: int) -> str:
-    """Exact ("flat") or approximate ("ivf"): as asked; else as before, growing past the threshold."""
-    if approximate is not None:
-        return "ivf" if approximate else "flat"
-    if old_kind == "ivf" or n_passages > APPROXIMATE_ABOVE:
-        return "ivf"
-    return "flat"
 
 
 def _keyword_base(old: store.Stored | None) -> KeywordIndex:
@@ -435,20 +425,6 @@ def _title_vectors(transcripts: dict[str, Any], old, embedder_factory, dimension
     return out
 
 
-def _new_filled_index(kind: str, dimension: int, vectors: np.ndarray, ids: np.ndarray):
-    """A new FAISS index of ``kind`` holding ``vectors`` (first build, or a switch of kind)."""
-    nlist = max(1, int(4 * np.sqrt(max(len(vectors), 1)))) if kind == "ivf" else 0
-    index = store.new_vector_index(dimension, kind=kind, nlist=nlist)
-    if kind == "ivf":
-        if len(vectors) < nlist:
-            raise BotError(f"an approximate index needs at least {nlist} passages; use the exact one")
-        rng = np.random.default_rng(0)
-        sample = vectors[rng.choice(len(vectors), min(len(vectors), nlist * 64), replace=False)]
-        index.train(sample)
-        index.nprobe = max(1, nlist // 8)
-    if len(vectors):
-        index.add_with_ids(vectors, ids)
-    return index
 
 
 def _embed_with_progress(embedder: Embedder, texts: list[str], progress: bool) -> np.ndarray:

@@ -39,6 +39,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from . import vector_index
 from .dates import range_bounds
 from .errors import BotError, IndexBusy, IndexCorrupt, IndexMismatch, IndexMissing
 from .keyword import KeywordIndex
@@ -83,29 +84,8 @@ def check_folder(folder: Path) -> None:
 
 
 def new_vector_index(dimension: int, storage: str = "fp16", kind: str = "flat", nlist: int = 0):
-    """An empty FAISS index over normalised vectors with explicit int64 ids.
-
-    Inner product on L2-normalised vectors is cosine similarity. ``flat`` search is exact
-    (exhaustive); ``fp16`` stores each component in half precision, halving the size on disk
-    for a cosine error below 1e-3. ``ivf`` is the approximate index for large corpora: it
-    needs training (see ``indexer._new_filled_index``) and keeps ids removable.
-    """
-    import faiss
-
-    if kind == "ivf":
-        quantizer = faiss.IndexFlatIP(dimension)
-        qtype = faiss.ScalarQuantizer.QT_fp16 if storage == "fp16" else faiss.ScalarQuantizer.QT_8bit
-        ivf = faiss.IndexIVFScalarQuantizer(quantizer, dimension, max(1, nlist), qtype, faiss.METRIC_INNER_PRODUCT)
-        # IVF stores the int64 ids itself. Not wrapped in IndexIDMap2: after remove_ids that
-        # wrapper maps IVF results to the wrong ids (IVF does not renumber the rows it keeps).
-        # A hashtable direct map makes reconstruct(id) work, and it survives removals.
-        ivf.set_direct_map_type(faiss.DirectMap.Hashtable)
-        return ivf
-    if storage == "fp16":
-        inner = faiss.IndexScalarQuantizer(dimension, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
-    else:
-        inner = faiss.IndexFlatIP(dimension)
-    return faiss.IndexIDMap2(inner)  # the Python wrapper keeps ``inner`` alive
+    """An empty FAISS index (see `vector_index.new_index`, which owns the rules)."""
+    return vector_index.new_index(dimension, kind=kind, nlist=nlist, storage=storage)
 
 
 @dataclass

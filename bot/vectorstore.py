@@ -139,11 +139,9 @@ class FaissStore:
         self.index = index
         self.ivf = ivf
         if ivf:
-            import faiss
+            from .vector_index import configure
 
-            inner = faiss.extract_index_ivf(index)
-            inner.nprobe = max(1, inner.nlist // 8)
-            self._nprobe = inner.nprobe
+            self._nprobe = configure(index)
 
     def count(self) -> int:
         return int(self.index.ntotal)

@@ -26,7 +26,8 @@ import pytest
 
 from bot import store
 from bot.chunking import PASSAGE_RULES, embedding_text
-from bot.indexer import EMBEDDING_MODE, _new_filled_index, sync
+from bot.indexer import EMBEDDING_MODE, sync
+from bot import vector_index
 from bot.settings import DEFAULT_MODEL
 from conftest import KREMLIN, SMALL_FILES, copy_small_corpus
 
@@ -338,8 +339,8 @@ def test_ivf_recall_at_10_against_exact_search_is_above_the_floor():
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
     x = clustered_unit_vectors(n, d, rng, centres)
     ids = rng.permutation(1_000_000)[:n].astype(np.int64)  # sparse ids, as after many updates
-    ivf = _new_filled_index("ivf", d, x, ids)  # as the indexer builds it; nprobe = nlist // 8 as retrieval sets
-    assert ivf.nprobe == ivf.nlist // 8
+    ivf = vector_index.build("ivf", d, x, ids)  # as the indexer builds it, probed as searches probe it
+    assert ivf.nprobe == vector_index.nprobe(ivf.nlist) == vector_index.cells(n) // 8
     exact = store.new_vector_index(d)
     exact.add_with_ids(x, ids)
     queries = clustered_unit_vectors(300, d, rng, centres)
@@ -357,7 +358,7 @@ def test_ivf_removes_by_id_and_keeps_every_other_id_right(tmp_path):
     x = rng.standard_normal((n, d)).astype(np.float32)
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     ids = np.arange(10_000, 10_000 + n, dtype=np.int64)
-    ivf = _new_filled_index("ivf", d, x, ids)
+    ivf = vector_index.build("ivf", d, x, ids)
     gone = ids[:50]
     assert ivf.remove_ids(gone) == 50 and ivf.ntotal == n - 50
     ivf.add_with_ids(x[:5], np.array([90_000 + i for i in range(5)], dtype=np.int64))
