@@ -110,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", help="only transcripts on or after YYYY[-MM[-DD]]")
     p.add_argument("--until", help="only transcripts on or before YYYY[-MM[-DD]]")
     p.add_argument("--transcript", action="append", help="only this transcript (path relative to the corpus); repeatable")
+    p.add_argument("--collection", action="append", help="only transcripts in this top-level corpus folder; repeatable")
     p.add_argument("--context", action="append", default=[], metavar="PREVIOUS QUESTION",
                    help="an earlier question of the conversation (repeatable, oldest first)")
     p.add_argument("--batch", metavar="FILE.jsonl", help="answer one JSON question per line; prints one result per line")
@@ -132,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", help="only transcripts on or after YYYY[-MM[-DD]]")
     p.add_argument("--until", help="only transcripts on or before YYYY[-MM[-DD]]")
     p.add_argument("--transcript", action="append", help="only this transcript (path relative to the corpus); repeatable")
+    p.add_argument("--collection", action="append", help="only transcripts in this top-level corpus folder; repeatable")
     p.add_argument("--json", action="store_true", help="print JSON")
     _common(p)
 
@@ -254,9 +256,11 @@ def _ask_options(args: argparse.Namespace, item: dict[str, Any] | None = None):
     item = item or {}
     context = item.get("context", args.context)
     transcripts = item.get("transcripts", args.transcript)
+    collections = item.get("collections", args.collection)
     return AskOptions(
         k=item.get("k", args.k), speaker=item.get("speaker", args.speaker), since=item.get("since", args.since),
         until=item.get("until", args.until), transcripts=[transcripts] if isinstance(transcripts, str) else transcripts,
+        collections=[collections] if isinstance(collections, str) else collections,
         context=[context] if isinstance(context, str) else context, infer=not args.no_infer,
     )
 
@@ -392,7 +396,7 @@ def _settings_line(bot) -> str:
 def cmd_who(args: argparse.Namespace) -> int:
     from .core import AskOptions, check_k, check_request, check_topic
 
-    options = AskOptions(since=args.since, until=args.until, transcripts=args.transcript)
+    options = AskOptions(since=args.since, until=args.until, transcripts=args.transcript, collections=args.collection)
     check_topic(args.topic)  # at once, before the index loads (`who` checks the same)
     check_k(args.k, "k (number of speakers)")
     check_request("?", options)

@@ -60,6 +60,13 @@ class AskOptions:
     context: Sequence[str] = ()  # earlier questions of the conversation, oldest first
     infer: bool = True  # use speakers/dates named in the question
     speakers: Sequence[str] | None = None  # several people: passages by any of them (with ``speaker``)
+    collections: Sequence[str] | None = None  # top-level corpus folders (`collection_of`); with
+    # ``transcripts``, only the chosen transcripts that are in these collections
+
+
+def collection_of(rel: str) -> str:
+    """The collection of a transcript: its top-level folder under the corpus root."""
+    return rel.split("/", 1)[0] if "/" in rel else "(top level)"
 
 
 class TranscriptBot:
@@ -298,12 +305,23 @@ class TranscriptBot:
                                    f"(its speakers: transcript-bot stats --index {self.settings.index})")
                 labels |= found
             filters.speakers = labels
+        known = set(data.manifest.get("transcripts", {}))
         if opts.transcripts:
-            known = set(data.manifest.get("transcripts", {}))
             unknown = [t for t in opts.transcripts if t not in known]
             if unknown:
                 raise BadQuery(f"no transcript {_shown(unknown[0])} in the index {self.settings.index}/")
             filters.transcripts = set(opts.transcripts)
+        if opts.collections:
+            have = {collection_of(t) for t in known}
+            missing = [c for c in opts.collections if c not in have]
+            if missing:
+                raise BadQuery(f"no collection {_shown(missing[0])} in the index {self.settings.index}/ "
+                               f"(its collections: {', '.join(sorted(have))[:200]})")
+            wanted = set(opts.collections)
+            pool = {t for t in (filters.transcripts or known) if collection_of(t) in wanted}
+            if not pool:
+                raise BadQuery("none of the chosen transcripts is in the chosen collections; clear one of the two filters")
+            filters.transcripts = pool
         return filters
 
     def _understand(self, question: str, opts: AskOptions, directory: SpeakerDirectory) -> tuple[Boosts, dict[str, Any]]:
@@ -443,11 +461,14 @@ def check_request(question: Any, options: AskOptions | None = None) -> tuple[str
                             for n in _sequence(opts.speakers, "speakers", MAX_SPEAKERS)) if n]
     transcripts = [t for t in (_text(t, "transcript", MAX_PATH_CHARS)
                                for t in _sequence(opts.transcripts, "transcripts", MAX_TRANSCRIPTS)) if t]
+    collections = [c for c in (_text(c, "collection", MAX_PATH_CHARS)
+                               for c in _sequence(opts.collections, "collections", MAX_TRANSCRIPTS)) if c]
     if not isinstance(opts.infer, bool):
         raise BadQuery(f"infer must be true or false, not {_type_name(opts.infer)}")
     return text, AskOptions(
         k=check_k(opts.k), speaker=speaker or None, since=_date(opts.since, "since"), until=_date(opts.until, "until"),
         transcripts=transcripts or None, context=tuple(context), infer=opts.infer, speakers=speakers or None,
+        collections=collections or None,
     )
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import web_render as R
-from .core import MAX_CONTEXT_QUESTIONS, AskOptions, TranscriptBot, check_request, check_topic
+from .core import MAX_CONTEXT_QUESTIONS, AskOptions, TranscriptBot, check_request, check_topic, collection_of
 from .errors import BadQuery, BotError
 from .settings import DEFAULT_HOST, DEFAULT_PORT, Settings
 
@@ -40,11 +40,6 @@ KREMLIN_EXAMPLES = [
 # -- the chat, as plain Python ------------------------------------------------------------------
 
 
-def collection_of(rel: str) -> str:
-    """The collection of a transcript: its top-level folder under the corpus root."""
-    return rel.split("/", 1)[0] if "/" in rel else "(top level)"
-
-
 def transcript_titles(bot: TranscriptBot) -> dict[str, str]:
     """Transcript path -> "Title (date, place)", to name transcripts in filters and chips."""
     out = {}
@@ -52,22 +47,6 @@ def transcript_titles(bot: TranscriptBot) -> dict[str, str]:
         where = ", ".join(x for x in (t.get("date"), t.get("place")) if x)
         out[rel] = f"{t.get('title') or rel} ({where})" if where else (t.get("title") or rel)
     return out
-
-
-def chosen_transcripts(
-    bot: TranscriptBot, collections: Sequence[str] = (), transcripts: Sequence[str] = ()
-) -> list[str] | None:
-    """The transcripts a search is limited to (None: all), from the collection and transcript filters."""
-    if not collections and not transcripts:
-        return None
-    known = bot.data.manifest.get("transcripts", {})
-    pool = set(transcripts) if transcripts else set(known)
-    if collections:
-        wanted = set(collections)
-        pool = {t for t in pool if collection_of(t) in wanted}
-        if not pool:
-            raise BadQuery("none of the chosen transcripts is in the chosen collections; clear one of the two filters")
-    return sorted(pool)
 
 
 def make_filters(
@@ -105,7 +84,8 @@ def ask_options(bot: TranscriptBot, filters: dict[str, Any], context: Sequence[s
         speakers=filters.get("speakers") or None,
         since=filters.get("since") or None,
         until=filters.get("until") or None,
-        transcripts=chosen_transcripts(bot, filters.get("collections") or (), filters.get("transcripts") or ()),
+        transcripts=filters.get("transcripts") or None,
+        collections=filters.get("collections") or None,
         context=list(context),
         infer=infer,
     )

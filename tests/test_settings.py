@@ -114,3 +114,16 @@ def test_knobs_reach_the_core_through_the_command_line(small_corpus, small_index
     report = json.loads(capsys.readouterr().out)
     assert report["settings"]["retrieval"]["candidates"] == 150
     assert report["settings"]["index"] == str(small_index) and report["settings"]["encoder"] == "auto"
+
+
+def test_collection_filter_is_the_core_s(small_corpus, small_index, onnx_export, capsys):
+    """`--collection` (the web's collection filter) is resolved by the core for every front end."""
+    from bot.cli import main
+
+    paths = ["--corpus", str(small_corpus), "--index", str(small_index)]
+    assert main(["ask", "cooperation with Austria", "--collection", "kremlin", "--json", *paths]) == 0
+    hits = json.loads(capsys.readouterr().out)["hits"]
+    assert hits and all(h["transcript"].startswith("kremlin/") for h in hits)
+    assert main(["ask", "cooperation", "--collection", "nowhere", *paths]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("transcript-bot ask: no collection 'nowhere' in the index") and "\n" not in err
