@@ -257,6 +257,7 @@ def api_answer(
     until: str = "",
     context: Any = "",
     transcripts: Any = "",
+    collections: Any = "",
 ) -> dict[str, Any]:
     """What the /ask endpoint returns: exactly ``transcript-bot ask --json``.
 
@@ -265,6 +266,7 @@ def api_answer(
     """
     options = AskOptions(
         k=k, since=since, until=until, context=parse_context(context), transcripts=parse_list(transcripts, "transcripts"),
+        collections=parse_list(collections, "collections"),
     )
     if isinstance(speaker, str):
         people = [s.strip() for s in speaker.split(";") if s.strip()]
@@ -466,7 +468,7 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None):
 
     def api_ask(
         question: str, k: int = 5, speaker: str = "", since: str = "", until: str = "", context: str = "",
-        transcripts: str = "",
+        transcripts: str = "", collections: str = "",
     ) -> dict:
         """Answer a question with cited passages; the same JSON as `transcript-bot ask --json`.
 
@@ -474,9 +476,10 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None):
         context: earlier questions of the conversation, oldest first, as a JSON list string
         (or one earlier question as plain text).
         transcripts: only these transcripts: a JSON list of corpus paths, or one path.
+        collections: only transcripts in these top-level corpus folders (a JSON list, or one).
         """
         try:
-            return api_answer(bot, question, k, speaker, since, until, context, transcripts)
+            return api_answer(bot, question, k, speaker, since, until, context, transcripts, collections)
         except BotError as exc:
             raise refused(exc, "/ask") from None
 

@@ -69,6 +69,8 @@ def test_ask_endpoint_takes_several_speakers_and_transcripts(client, small_bot):
     got = client.predict(question="cooperation", transcripts=json.dumps([guterres]), api_name="/ask")
     assert got["hits"] and {h["transcript"] for h in got["hits"]} == {guterres}
     assert client.predict(question="cooperation", transcripts=guterres, api_name="/ask") == got  # one plain path
+    within = client.predict(question="cooperation", collections="kremlin", api_name="/ask")
+    assert within["hits"] and all(h["transcript"].startswith("kremlin/") for h in within["hits"])
 
 
 def test_ask_endpoint_reports_errors_in_one_line(client):
