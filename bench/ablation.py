@@ -54,14 +54,14 @@ def main() -> int:
     args = ap.parse_args()
 
     from bot.core import TranscriptBot
-    from bot.embedding import load_embedder
+    from bot.embedding import load_query_embedder
     from bot.evaluation import evaluate, load_questions
     from bot.retrieval import RetrievalConfig
     from bot.settings import Settings
 
     questions = load_questions(Path(args.questions))
-    embedder = load_embedder()
     settings = Settings.resolve(index=args.index, corpus=str(Path(args.index).parent / "corpus"))
+    embedder = load_query_embedder(settings, threads=1)  # the serving encoder (same vectors as torch)
     variants = [("default", {})] + [parse_variant(v) for v in args.variant]
     out = []
     print(f"{Path(args.questions).name}: {len(questions)} questions, index {args.index}")
