@@ -23,6 +23,8 @@ parts are, in order:
                  and --encoder torch), different questions each time.
 ``web``          the real server on loopback: 1, 10 and 20 concurrent users through `/ask`:
                  p50/p95/max, errors, questions per second, the server's peak RSS.
+``first-answer`` `transcript-bot serve` to its first answer through /ask, with no ONNX export
+                 yet (a newcomer's `make run` after the install step) and with one.
 ``encoder``      encoder settings on a sample of the passages, in alternating rounds: batch
                  size, torch threads, length sorting, torch dynamic int8 (with its cosine to
                  the fp32 vectors and top-10 agreement).
@@ -64,7 +66,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 DEV_QUESTIONS = REPO / "eval" / "dev-questions.jsonl"
-PARTS = ("build", "incremental", "query", "cold", "web", "encoder", "x10", "million", "int8-eval", "soak")
+PARTS = ("build", "incremental", "query", "cold", "web", "first-answer", "encoder", "x10", "million", "int8-eval", "soak")
 FALLBACK_QUESTIONS = [
     "What did Putin say about gas prices?", "railway to Europe through Russia", "unemployment rate",
     "refugees in Europe", "hydroelectric power plant", "What did the UN Secretary-General discuss?",
@@ -694,6 +696,43 @@ def part_web(a: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def part_first_answer(a: argparse.Namespace) -> dict[str, Any]:
+    """`make run` after the install step, to the first answer: `transcript-bot serve` started
+    as a newcomer starts it (no ONNX export on the machine yet: an empty cache), polled until
+    the chat answers a question through `/ask`. Also the same start with the export in place."""
+    from gradio_client import Client
+
+    out: dict[str, Any] = {}
+    for label, cache in (("fresh_machine", tempfile.mkdtemp(prefix="tb-bench-cache-")), ("export_cached", None)):
+        port = _free_port()
+        env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", GRADIO_ANALYTICS_ENABLED="False")
+        if cache:
+            env["TRANSCRIPT_BOT_CACHE"] = cache
+        else:
+            env["TRANSCRIPT_BOT_CACHE"] = out["_cache"]
+        started = time.perf_counter()
+        server = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--corpus", str(a.corpus), "--index", str(a.index),
+                                   "--port", str(port)], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        answered = None
+        try:
+            while time.perf_counter() - started < 300 and server.poll() is None:
+                try:
+                    result = Client(f"http://127.0.0.1:{port}/", verbose=False).predict(
+                        "What did Putin say about the railway to Europe?", 5, "", "", "", "[]", api_name="/ask")
+                    if result.get("hits"):
+                        answered = time.perf_counter() - started
+                        break
+                except Exception:  # not listening yet
+                    time.sleep(0.5)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        out[label] = {"first_answer_s": round(answered, 1) if answered else None}
+        out.setdefault("_cache", cache)
+    shutil.rmtree(out.pop("_cache"), ignore_errors=True)
+    return out
+
+
 def _free_port() -> int:
     import socket
 
@@ -706,7 +745,7 @@ PART_FUNCTIONS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "build": part_build, "incremental": part_incremental, "query": part_query, "encoder": part_encoder,
     "replicate": part_replicate, "extra": part_extra, "million-build": part_million_build,
     "million-serve": part_million_serve, "int8-eval": part_int8_eval, "soak": part_soak,
-    "cold": part_cold, "web": part_web,
+    "cold": part_cold, "web": part_web, "first-answer": part_first_answer,
 }
 
 
@@ -808,6 +847,8 @@ def orchestrate(a: argparse.Namespace) -> int:
             results["cold"] = run_part("cold", index=index, rounds=3 if a.quick else 5, **common)
         if have_index and "web" not in skip:
             results["web"] = run_part("web", index=index, **common)
+        if have_index and "first-answer" not in skip:
+            results["first_answer"] = run_part("first-answer", index=index, **common)
         if "encoder" not in skip:
             results["encoder"] = run_part("encoder", rounds=1 if a.quick else 2, sample=64 if a.quick else 192, **common)
         if have_index and "x10" not in skip:
@@ -932,6 +973,13 @@ def format_table(r: dict[str, Any]) -> str:
             add(f"  {users:<8}{u.get('calls', 0):>7}{u.get('p50_ms', '-'):>9}{u.get('p95_ms', '-'):>9}"
                 f"{u.get('max_ms', '-'):>9}{u.get('errors', '-'):>8}{u.get('questions_per_s', '-'):>7}")
         add(f"  peak RSS of the server process: {w.get('peak_rss_server_mb')} MB (targets at 10 users: p50 <= 300, p95 <= 800)")
+
+    f = r.get("first_answer")
+    if f is not None:
+        section("`transcript-bot serve` started to its first answer (make run after install; target <= 45 s)")
+    if f is not None and not failed(f):
+        add(f"  a fresh machine (the ONNX export made on the way): {f['fresh_machine']['first_answer_s']} s; "
+            f"with the export in place: {f['export_cached']['first_answer_s']} s")
 
     e = r.get("encoder")
     if e is not None:
