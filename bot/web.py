@@ -21,7 +21,7 @@ from typing import Any, Sequence
 from . import web_render as R
 from .core import MAX_CONTEXT_QUESTIONS, AskOptions, TranscriptBot, check_request, check_topic, collection_of
 from .errors import BadQuery, BotError
-from .settings import DEFAULT_HOST, DEFAULT_PORT, Settings
+from .settings import DEFAULT_HOST, DEFAULT_PORT, Access, Settings
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home at launch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -330,9 +330,14 @@ value of the wrong type) come back as an error with a one-line message.
 """
 
 
-def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None):
-    """The web chat as a `gr.Blocks` (not launched): Ask, Who said it, Corpus and API tabs."""
+def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None, access: Access | None = None):
+    """The web chat as a `gr.Blocks` (not launched): Ask, Who said it, Corpus and API tabs.
+
+    ``access`` says who may add and remove transcripts (default: everyone, as on loopback).
+    """
     import gradio as gr
+
+    from .web_corpus import build_corpus_controls
 
     examples = list(examples) if examples is not None else default_examples(bot)
     export_root = Path(tempfile.mkdtemp(prefix="transcript-bot-exports-"))
@@ -628,6 +633,7 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None):
                         "Reload index", size="sm", variant="secondary", elem_id="tb-reload", scale=0, min_width=140
                     )
                 corpus_out = gr.HTML(corpus_html, js_on_load=None, elem_id="tb-corpus")
+                corpus_controls = build_corpus_controls(bot, access or Access(), corpus_out, lambda: corpus_panel(bot)[0])
             with gr.Tab("API", id="api"):
                 gr.Markdown(API_DOC)
 
@@ -689,6 +695,7 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None):
             reload_index, None, [corpus_out, banner_html, f_speakers, f_transcripts, f_collections], **private
         )
         demo.load(refresh, None, [corpus_out, banner_html], queue=False, show_progress="hidden", **private)
+        corpus_controls(demo)
 
         gr.api(api_ask, api_name="ask")
         gr.api(api_who, api_name="who")
@@ -715,14 +722,16 @@ def check_address(host: str, port: int) -> None:
         raise BotError(f"cannot listen on {host}:{port}: {exc}") from None
 
 
-def launch(demo, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, prevent_thread_lock: bool = False):
+def launch(demo, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, prevent_thread_lock: bool = False,
+           access: Access | None = None):
     """Start the server bound to ``host`` (127.0.0.1 unless told otherwise) and print the url.
 
+    With logins in ``access``, Gradio's own login page guards the page, the API and uploads.
     BotError when it cannot listen there (the port was taken meanwhile, say).
     """
     check_address(host, port)
     try:
-        _launch(demo, host, port)
+        _launch(demo, host, port, access)
     except OSError as exc:  # Gradio's 20-line "Cannot find empty port": one line instead
         raise BotError(f"cannot start the web server on {host}:{port}: {str(exc).split('.')[0]}; "
                        "choose another port with --port") from None
@@ -733,9 +742,14 @@ def launch(demo, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, prevent_thr
     return url
 
 
-def _launch(demo, host: str, port: int) -> None:
+def _launch(demo, host: str, port: int, access: Access | None = None) -> None:
+    from .uploads import UploadLimits
+
     # The CSS also travels in the page head (see build_demo); given here too, it is there from the first paint.
     demo.launch(
+        auth=access.check_password if access is not None and access.required else None,
+        auth_message="Sign in to ask the transcripts." if access is not None and access.required else None,
+        max_file_size=UploadLimits().file_bytes,  # Gradio refuses a larger upload before it reaches us
         server_name=host,
         server_port=port,
         prevent_thread_lock=True,
@@ -804,6 +818,7 @@ def serve(
     sync_first: bool = True,
     prevent_thread_lock: bool = False,
     embedder: Any = None,
+    access: Access | None = None,
 ):
     """``transcript-bot serve``: bring the index up to date, load index and model once, start the chat.
 
@@ -822,6 +837,6 @@ def serve(
     model = embedder or load_query_embedder(settings, threads=1, loaded=holder.get("embedder"),
                                             warn=lambda line: print(line, file=sys.stderr))
     bot = TranscriptBot(settings, embedder=model)
-    demo = build_demo(bot)
-    launch(demo, host, port, prevent_thread_lock=prevent_thread_lock)
+    demo = build_demo(bot, access=access)
+    launch(demo, host, port, prevent_thread_lock=prevent_thread_lock, access=access)
     return demo
