@@ -144,14 +144,12 @@ def sanitise_name(name: Any) -> str:
     """
     if not isinstance(name, str) or not name.strip():
         raise BadQuery("a file without a name")
-    base = re.split(r"[\\/]", unicodedata.normalize("NFC", name).strip())[-1]
-    base = "".join(c if c.isalnum() or c in "-_." else "-" for c in base)
-    base = re.sub(r"-{2,}", "-", base).strip("-. ")
+    base = re.split(r"[\\/]", unicodedata.normalize("NFC", name).strip())[-1].strip()
     stem, dot, ext = base.rpartition(".")
     if not dot:
         stem, ext = base, ""
-    stem = stem.strip("-. ")
-    ext = ext.lower()
+    stem = re.sub(r"-{2,}", "-", "".join(c if c.isalnum() or c in "-_." else "-" for c in stem)).strip("-. ")
+    ext = ext.strip().lower()
     if not stem:
         raise BadQuery(f"{_shown(name)}: no usable file name (letters or digits needed)")
     if f".{ext}" not in EXTENSIONS:
