@@ -1,5 +1,6 @@
 """The one configuration: where things are, which model and encoder, where the web chat
-listens, and every retrieval and answer knob (`RetrievalConfig`).
+listens and who may use it (logins and roles, `Access`), and every retrieval and answer knob
+(`RetrievalConfig`).
 
 Each value comes from, in this order: a flag, the environment, a config file, the default.
 The config file is TOML (`--config FILE`, `$TRANSCRIPT_BOT_CONFIG`, else `./transcript-bot.toml`

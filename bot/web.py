@@ -632,8 +632,8 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None, access
                     reload_btn = gr.Button(
                         "Reload index", size="sm", variant="secondary", elem_id="tb-reload", scale=0, min_width=140
                     )
+                corpus_controls = build_corpus_controls(bot, access or Access(), lambda: corpus_panel(bot)[0])
                 corpus_out = gr.HTML(corpus_html, js_on_load=None, elem_id="tb-corpus")
-                corpus_controls = build_corpus_controls(bot, access or Access(), corpus_out, lambda: corpus_panel(bot)[0])
             with gr.Tab("API", id="api"):
                 gr.Markdown(API_DOC)
 
@@ -695,7 +695,7 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None, access
             reload_index, None, [corpus_out, banner_html, f_speakers, f_transcripts, f_collections], **private
         )
         demo.load(refresh, None, [corpus_out, banner_html], queue=False, show_progress="hidden", **private)
-        corpus_controls(demo)
+        corpus_controls(demo, corpus_out)
 
         gr.api(api_ask, api_name="ask")
         gr.api(api_who, api_name="who")

@@ -127,13 +127,29 @@ def _rows(rows: Any) -> list[Any]:
 # -- the Gradio layout and events ------------------------------------------------------------------
 
 
-def build_corpus_controls(bot, access: Access, corpus_out, refresh_panel: Callable[[], str]) -> Callable[[Any], Any]:
-    """Add the upload and remove controls to the Corpus tab being built, and wire their events.
+CSS = """
+#tb-editor { padding: 10px 12px; }
+.tb-up-list { list-style: none !important; padding: 0 !important; margin: 6px 0 !important; }
+.tb-up-list li::before, .tb-up-list li::marker { content: none !important; }
+.tb-up { border-left: 4px solid #3c8c5a; padding: 4px 10px !important; margin: 4px 0 !important;
+  background: rgba(60, 140, 90, 0.07); border-radius: 4px; }
+.tb-up-problem { border-left-color: #c0392b; background: rgba(192, 57, 43, 0.08); }
+.tb-up-state { font-size: 0.85em; text-transform: uppercase; letter-spacing: 0.04em; opacity: 0.8; margin-left: 6px; }
+.tb-up-msg, .tb-up-note { font-size: 0.92em; }
+.tb-up-note { color: #8a5a00; }
+.tb-index-progress { display: flex; align-items: center; gap: 10px; margin: 8px 0; }
+.tb-index-progress progress { width: 240px; height: 14px; flex: none; }
+.tb-index-progress[data-state=failed] { color: #c0392b; }
+"""
 
-    ``corpus_out`` is the tab's corpus panel and ``refresh_panel`` renders it again (after an
-    update is loaded). Call inside ``with gr.Tab("Corpus"):`` of `bot.web.build_demo`; it
-    returns what to call with the finished Blocks (showing each visitor the controls of
-    their role on page load).
+
+def build_corpus_controls(bot, access: Access, refresh_panel: Callable[[], str]) -> Callable[[Any, Any], None]:
+    """Add the upload and remove controls to the Corpus tab being built.
+
+    Call inside ``with gr.Tab("Corpus"):`` of `bot.web.build_demo`, where they should appear;
+    it returns what to call once the Blocks are complete, with the Blocks and the tab's corpus
+    panel (which ``refresh_panel`` renders again after an update is loaded): that wires the
+    events, and shows each visitor the controls of their role when the page loads.
     """
     import gradio as gr
 
@@ -141,6 +157,7 @@ def build_corpus_controls(bot, access: Access, corpus_out, refresh_panel: Callab
         print(f"transcript-bot serve: {where} refused: {exc}", file=sys.stderr, flush=True)
         return gr.Error(str(exc), print_exception=False)
 
+    gr.HTML("", head=f"<style>{CSS}</style>", js_on_load=None, padding=False, elem_id="tb-editor-css")
     with gr.Group(visible=False, elem_id="tb-editor") as editor_box:
         gr.Markdown(
             f"**Add transcripts** ({', '.join(('txt', 'md', 'vtt', 'srt', 'json', 'jsonl', 'html'))}): drop files "
@@ -158,7 +175,7 @@ def build_corpus_controls(bot, access: Access, corpus_out, refresh_panel: Callab
             index_btn = gr.Button("Index now", variant="secondary", size="sm", elem_id="tb-index-now", scale=0,
                                   min_width=120)
         up_status = gr.HTML("", elem_id="tb-upload-status")
-        with gr.Row(equal_height=True):
+        with gr.Row(equal_height=False):
             # Custom values pass Gradio's own check: the core decides what may be removed.
             rm_choice = gr.Dropdown(removable(bot), label="Remove an added transcript", elem_id="tb-remove",
                                     allow_custom_value=True, scale=3, min_width=240)
@@ -205,13 +222,16 @@ def build_corpus_controls(bot, access: Access, corpus_out, refresh_panel: Callab
             return html, gr.Timer(active=True), gr.update(), gr.update()
         return html, gr.Timer(active=False), refresh_panel(), gr.update(choices=removable(bot), value=None)
 
-    up_files.change(detail_rows, up_files, up_details, queue=False, show_progress="hidden", api_visibility="private")
-    up_btn.click(on_add, [up_files, up_details, up_replace], [up_status, batch, timer, up_files, up_details],
-                 api_name="upload", api_visibility="undocumented", **own)
-    rm_btn.click(on_remove, rm_choice, [up_status, batch, timer], api_name="remove", api_visibility="undocumented",
-                 **own)
-    index_btn.click(on_index, batch, [up_status, timer], api_visibility="private", **own)
-    timer.tick(on_tick, batch, [up_status, timer, corpus_out, rm_choice], show_progress="hidden",
-               api_visibility="private", **own)
-    return lambda demo: demo.load(show_role, None, [editor_box, reader_note], queue=False, show_progress="hidden",
-                                  api_visibility="private")
+    def wire(demo, corpus_out) -> None:
+        up_files.change(detail_rows, up_files, up_details, queue=False, show_progress="hidden", api_visibility="private")
+        up_btn.click(on_add, [up_files, up_details, up_replace], [up_status, batch, timer, up_files, up_details],
+                     api_name="upload", api_visibility="undocumented", **own)
+        rm_btn.click(on_remove, rm_choice, [up_status, batch, timer], api_name="remove", api_visibility="undocumented",
+                     **own)
+        index_btn.click(on_index, batch, [up_status, timer], api_visibility="private", **own)
+        timer.tick(on_tick, batch, [up_status, timer, corpus_out, rm_choice], show_progress="hidden",
+                   api_visibility="private", **own)
+        demo.load(show_role, None, [editor_box, reader_note], queue=False, show_progress="hidden",
+                  api_visibility="private")
+
+    return wire
