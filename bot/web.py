@@ -823,11 +823,18 @@ def serve(
     """``transcript-bot serve``: bring the index up to date, load index and model once, start the chat.
 
     Returns the running Blocks (only reached with ``prevent_thread_lock``, as tests use it).
-    An address nothing can listen on is refused (BotError) before anything loads.
+    An address nothing can listen on is refused (BotError) before anything loads, and so is a
+    non-loopback one without logins when ``access`` is not given (see `settings.resolve_access`).
     """
     from .embedding import load_query_embedder
+    from .settings import resolve_access
 
     check_address(host, port)
+    if access is None:
+        try:
+            access = resolve_access(host)
+        except ValueError as exc:
+            raise BotError(str(exc)) from None
 
     holder: dict[str, Any] = {"embedder": embedder} if embedder is not None else {}
     if sync_first:

@@ -187,8 +187,12 @@ def build_corpus_controls(bot, access: Access, refresh_panel: Callable[[], str])
     own = {"concurrency_id": "corpus-tab", "concurrency_limit": 2}  # never waits behind the chat's questions
 
     def show_role(request: gr.Request):
+        """On page load: the controls of the visitor's role, and an update already running."""
         can = access.can_edit(getattr(request, "username", None))
-        return gr.update(visible=can), gr.update(visible=not can)
+        job = bot.indexing_job().status()
+        running = can and job.running
+        return (gr.update(visible=can), gr.update(visible=not can),
+                status_html([], job) if running else gr.update(), gr.Timer(active=running))
 
     def on_add(paths, rows, replace_existing, request: gr.Request):
         try:
@@ -231,7 +235,7 @@ def build_corpus_controls(bot, access: Access, refresh_panel: Callable[[], str])
         index_btn.click(on_index, batch, [up_status, timer], api_visibility="private", **own)
         timer.tick(on_tick, batch, [up_status, timer, corpus_out, rm_choice], show_progress="hidden",
                    api_visibility="private", **own)
-        demo.load(show_role, None, [editor_box, reader_note], queue=False, show_progress="hidden",
+        demo.load(show_role, None, [editor_box, reader_note, up_status, timer], queue=False, show_progress="hidden",
                   api_visibility="private")
 
     return wire
