@@ -85,6 +85,7 @@ class TranscriptBot:
         self._directory: SpeakerDirectory | None = None
         self._loaded_manifest_mtime: float | None = None
         self._followup_cache: dict[tuple[str, ...], list[str]] = {}
+        self._job = None  # the background index update of uploads (`indexing_job`), made on first use
         _one_search_thread()
         self.reload()
 
@@ -392,7 +393,7 @@ class TranscriptBot:
     def indexing_job(self):
         """The background index update of this bot (`uploads.IndexJob`), made on first use."""
         with self._lock:
-            if getattr(self, "_job", None) is None:
+            if self._job is None:
                 from .uploads import IndexJob
 
                 s = self.settings

@@ -213,10 +213,19 @@ def desk_bot(tmp_path, small_corpus, index_copy, embedder):
 
 
 def test_added_transcripts_are_indexed_in_the_background_and_answered(tmp_path, desk_bot):
+    from bot import web_corpus
+
     bot = desk_bot
     before, kept = bot.data.generation, dict(bot.data.manifest["transcripts"])
-    results = bot.add_transcripts([incoming(tmp_path, "harbour.txt", TALK),
-                                   incoming(tmp_path, "junk.txt", b"\x00" * 500)])
+    # As the Corpus tab sends them: Gradio's stored copies (named as the client named them) and
+    # the details table, one row per file.
+    cache = tmp_path / "gradio" / "0f3a"
+    cache.mkdir(parents=True)
+    (cache / "harbour.txt").write_text(TALK, encoding="utf-8")
+    (cache / "junk.txt").write_bytes(b"\x00" * 500)
+    rows = [["harbour.txt", "Harbour council (April)", "2022-04-02", "Port Ellen", "https://example.org/harbour", ""],
+            ["junk.txt", "", "", "", "", ""]]
+    results = web_corpus.add_files(bot, Access(), None, [str(cache / "harbour.txt"), str(cache / "junk.txt")], rows)
     assert [r.status for r in results] == ["added", "refused"]
     status = bot.indexing_job().wait(timeout=300)
     assert status.state == "done" and status.files == ["uploads/harbour.txt"], status
@@ -227,6 +236,8 @@ def test_added_transcripts_are_indexed_in_the_background_and_answered(tmp_path, 
     assert {rel: manifest[rel] for rel in kept} == kept  # nothing already indexed is lost or changed
     top = bot.ask(HARBOUR_Q).to_json()["hits"][0]
     assert top["transcript"] == "uploads/harbour.txt" and top["speaker"] == "Chair Ines Boyd"
+    assert (top["title"], top["date"], top["place"], top["url"]) == (
+        "Harbour council (April)", "2022-04-02", "Port Ellen", "https://example.org/harbour")
     assert "The slipway stays open" in top["text"] and top["text"] in TALK  # verbatim
     # Removal: out of the corpus, then out of the index; the rest stays.
     assert bot.remove_transcript("uploads/harbour.txt") == "uploads/harbour.txt: removed from the corpus"
