@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from . import web_render as R
-from .errors import BotError
+from .errors import BadQuery, BotError
 from .settings import Access
 from .uploads import UPLOADS, FileResult, Incoming, JobStatus, UploadMeta, uploaded
 
@@ -32,14 +32,20 @@ def detail_rows(paths: Sequence[Any] | None) -> list[list[str]]:
 
 
 def add_files(bot, access: Access, user: str | None, paths: Sequence[Any] | None, rows: Any = None,
-              replace_existing: bool = False) -> list[FileResult]:
+              replace_existing: bool = False, upload_folder: Path | None = None) -> list[FileResult]:
     """Save the uploaded files (Gradio's own copies of them) and start indexing; one result per file.
 
     ``rows`` are the details table's rows (file, title, date, place, url, speaker), matched to
-    the files by name. NotAllowed unless ``user`` is an editor; BadQuery/IndexBusy for the
-    request as a whole.
+    the files by name. With ``upload_folder`` (Gradio's), a path outside it is refused, as
+    Gradio itself refuses one: only what a client uploaded is read. NotAllowed unless ``user``
+    is an editor; BadQuery/IndexBusy for the request as a whole.
     """
     access.require_editor(user, "add transcripts")
+    if upload_folder is not None:
+        top = Path(upload_folder).resolve()
+        for p in paths or []:
+            if top not in Path(str(p)).resolve().parents:
+                raise BadQuery(f"{Path(str(p)).name}: not a file uploaded to this server; refused")
     details = {}
     for row in _rows(rows):
         cells = [("" if c is None else str(c)) for c in list(row)[:6]] + [""] * 6
@@ -127,6 +133,13 @@ def _rows(rows: Any) -> list[Any]:
 # -- the Gradio layout and events ------------------------------------------------------------------
 
 
+def gr_upload_folder() -> Path:
+    """Where Gradio keeps what clients upload (GRADIO_TEMP_DIR, else its temporary folder)."""
+    from gradio.utils import get_upload_folder
+
+    return Path(get_upload_folder())
+
+
 CSS = """
 #tb-editor { padding: 10px 12px; }
 .tb-up-list { list-style: none !important; padding: 0 !important; margin: 6px 0 !important; }
@@ -196,7 +209,8 @@ def build_corpus_controls(bot, access: Access, refresh_panel: Callable[[], str])
 
     def on_add(paths, rows, replace_existing, request: gr.Request):
         try:
-            results = add_files(bot, access, getattr(request, "username", None), paths, rows, replace_existing)
+            results = add_files(bot, access, getattr(request, "username", None), paths, rows, replace_existing,
+                                upload_folder=gr_upload_folder())
         except BotError as exc:
             raise say(exc, "upload") from None
         shown = [r.to_json() for r in results]

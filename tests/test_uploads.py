@@ -190,6 +190,21 @@ def test_only_an_editor_may_add_or_remove(tmp_path, small_bot):
     assert not (small_bot.settings.corpus / UPLOADS).exists()
 
 
+def test_only_files_in_the_upload_folder_are_read(tmp_path, small_bot):
+    """Behind Gradio's own check, the handler refuses a path outside Gradio's upload folder."""
+    from bot import web_corpus
+
+    secret = tmp_path / "etc" / "passwd.txt"
+    secret.parent.mkdir()
+    secret.write_text("root: x\n", encoding="utf-8")
+    folder = tmp_path / "gradio-uploads"
+    folder.mkdir()
+    for path in (secret, folder / ".." / "etc" / "passwd.txt"):
+        with pytest.raises(BadQuery, match="passwd.txt: not a file uploaded to this server; refused"):
+            web_corpus.add_files(small_bot, Access(), None, [str(path)], upload_folder=folder)
+    assert not (small_bot.settings.corpus / UPLOADS).exists()
+
+
 def test_status_html_escapes_names_and_shows_progress():
     from bot.web_corpus import status_html
 

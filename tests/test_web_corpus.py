@@ -9,8 +9,11 @@ is answered from it only once its generation is loaded.
 
 from __future__ import annotations
 
+import http.cookiejar
+import json
 import os
 import shutil
+import urllib.parse
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -210,3 +213,26 @@ def test_an_editor_uploads_watches_it_index_asks_about_it_and_removes_it(served,
     assert set(bot.data.manifest["transcripts"]) == kept
     assert all(h["transcript"] != "uploads/river-dolphins.txt" for h in bot.ask(DOLPHIN_Q).to_json()["hits"])
     page.context.close()
+
+
+def test_a_path_on_the_server_is_never_read_as_an_upload(served, tmp_path):
+    """An editor's raw API call naming a server file (not one it uploaded) is refused, by Gradio and by
+    us, and nothing enters the corpus; the file name in a real upload is reduced to a safe one."""
+    bot, url, root = served
+    secret = tmp_path / "server-secret.txt"
+    secret.write_text("Admin: the server's own file, never to be indexed.\n", encoding="utf-8")
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    form = urllib.parse.urlencode({"username": EDITOR[0], "password": EDITOR[1]}).encode()
+    assert opener.open(url + "login", form, timeout=30).status == 200
+
+    def call(name: str, data: list) -> str:
+        request = urllib.request.Request(url + f"gradio_api/call/{name}", json.dumps({"data": data}).encode(),
+                                         {"Content-Type": "application/json"})
+        event = json.loads(opener.open(request, timeout=30).read())["event_id"]
+        return opener.open(url + f"gradio_api/call/{name}/{event}", timeout=120).read().decode()
+
+    file_data = {"path": str(secret), "orig_name": "secret.txt", "meta": {"_type": "gradio.FileData"}}
+    stream = call("upload", [[file_data], {"headers": [], "data": []}, False])
+    assert "event: error" in stream and "was not uploaded by a user" in stream and "event: complete" not in stream
+    assert not (root / "corpus" / "uploads" / "secret.txt").exists()
+    assert not (root / "corpus" / "uploads" / "server-secret.txt").exists()
