@@ -695,7 +695,9 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None, access
             reload_index, None, [corpus_out, banner_html, f_speakers, f_transcripts, f_collections], **private
         )
         demo.load(refresh, None, [corpus_out, banner_html], queue=False, show_progress="hidden", **private)
-        corpus_controls(demo, corpus_out)
+        corpus_controls(demo, corpus_out, [f_speakers, f_transcripts, f_collections], lambda: (
+            gr.update(choices=speaker_choices(bot)), gr.update(choices=transcript_choices(bot)),
+            gr.update(choices=collection_choices(bot))))
 
         gr.api(api_ask, api_name="ask")
         gr.api(api_who, api_name="who")

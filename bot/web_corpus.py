@@ -233,21 +233,28 @@ def build_corpus_controls(bot, access: Access, refresh_panel: Callable[[], str])
             raise say(exc, "index") from None
         return status_html(shown or [], job), gr.Timer(active=job.running)
 
+    refreshed: tuple[list[Any], Callable[[], Sequence[Any]] | None] = ([], None)
+
     def on_tick(shown):
         job = bot.indexing_job().status()
         html = status_html(shown or [], job)
+        menus, choices = refreshed
         if job.running:
-            return html, gr.Timer(active=True), gr.update(), gr.update()
-        return html, gr.Timer(active=False), refresh_panel(), gr.update(choices=removable(bot), value=None)
+            return html, gr.Timer(active=True), gr.update(), gr.update(), *[gr.update() for _ in menus]
+        return (html, gr.Timer(active=False), refresh_panel(), gr.update(choices=removable(bot), value=None),
+                *(choices() if choices else []))
 
-    def wire(demo, corpus_out) -> None:
+    def wire(demo, corpus_out, filters: Sequence[Any] = (), filter_choices: Callable[[], Sequence[Any]] | None = None):
+        """Wire the events; ``filters`` (the Ask tab's menus) get ``filter_choices()`` once an update is loaded."""
+        nonlocal refreshed
+        refreshed = (list(filters), filter_choices)
         up_files.change(detail_rows, up_files, up_details, queue=False, show_progress="hidden", api_visibility="private")
         up_btn.click(on_add, [up_files, up_details, up_replace], [up_status, batch, timer, up_files, up_details],
                      api_name="upload", api_visibility="undocumented", **own)
         rm_btn.click(on_remove, rm_choice, [up_status, batch, timer], api_name="remove", api_visibility="undocumented",
                      **own)
         index_btn.click(on_index, batch, [up_status, timer], api_visibility="private", **own)
-        timer.tick(on_tick, batch, [up_status, timer, corpus_out, rm_choice], show_progress="hidden",
+        timer.tick(on_tick, batch, [up_status, timer, corpus_out, rm_choice, *refreshed[0]], show_progress="hidden",
                    api_visibility="private", **own)
         demo.load(show_role, None, [editor_box, reader_note, up_status, timer], queue=False, show_progress="hidden",
                   api_visibility="private")

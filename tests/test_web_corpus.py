@@ -193,6 +193,14 @@ def test_an_editor_uploads_watches_it_index_asks_about_it_and_removes_it(served,
     # Nothing that was indexed is lost, and the new generation is the one answering.
     assert bot.data.generation > before and kept < set(bot.data.manifest["transcripts"])
     page.get_by_role("tab", name="Ask").click()
+    # The Ask tab's transcript filter offers the new transcript without a reload.
+    page.locator("#tb-filters").get_by_text("Filters").first.click()
+    page.locator("#tb-transcripts input").first.click()
+    page.locator("#tb-transcripts input").first.fill("river dolphins")
+    from playwright.sync_api import expect
+
+    expect(page.locator('[role=option][aria-label*="Lecture on river dolphins"]')).to_have_count(1)
+    page.keyboard.press("Escape")
     turn = ask_in_page(page, DOLPHIN_Q)
     first = turn.locator(".tb-card").first
     assert first.locator(".tb-speaker").inner_text() == "Dr Mira Okafor"
