@@ -216,6 +216,10 @@ def _save_one(corpus: Path, folder: Path, item: Incoming, size: int, sidecars: d
         raise BadQuery(f"{rel}: too large ({_mb(size)}, limit {_mb(limits.file_bytes)} per file)")
     if name in taken:
         raise BadQuery(f"{rel}: another file of this upload has the same name; rename one")
+    clash = _sidecar_clash(folder, name, taken)
+    if clash:
+        raise BadQuery(f"{rel}: {UPLOADS}/{clash} has the same name before the extension, so the .json one would be "
+                       "read as the other's metadata, not as a transcript; rename one")
     meta = UploadMeta()
     side = sidecars.get(id(item))
     if side is not None:
@@ -478,6 +482,18 @@ def _sidecars(items: Sequence[Incoming]) -> dict[int, int]:
         if ext.lower() == "json" and stem in stems:
             pairs[id(stems[stem])] = id(item)
     return pairs
+
+
+def _sidecar_clash(folder: Path, name: str, taken: set[str]) -> str | None:
+    """Another transcript in ``uploads/`` (or of this upload) that would make one of the two a sidecar:
+    ``talk.json`` beside ``talk.txt`` is read as talk.txt's metadata (see `corpus.scan`)."""
+    stem, _, ext = name.rpartition(".")
+    others = {p.name for p in folder.iterdir() if p.is_file()} | taken if folder.is_dir() else set(taken)
+    for other in sorted(others - {name}):
+        o_stem, _, o_ext = other.rpartition(".")
+        if o_stem == stem and "json" in (ext, o_ext) and f".{o_ext}" in EXTENSIONS and o_ext != ext:
+            return other
+    return None
 
 
 def _read_sidecar(item: Incoming, rel: str) -> UploadMeta:

@@ -144,6 +144,14 @@ def test_metadata_from_the_form_and_a_sidecar(tmp_path, corpus):
     assert not (corpus / UPLOADS / "x.txt").exists()
 
 
+def test_a_json_transcript_is_never_taken_for_a_sidecar(tmp_path, corpus):
+    whisper = json.dumps({"segments": [{"speaker": "Ana", "text": "Hello and welcome.", "start": 0, "end": 2}]})
+    assert save_uploads(corpus, [incoming(tmp_path, "talk.txt", TALK)])[0].status == "added"
+    (r,) = save_uploads(corpus, [incoming(tmp_path, "talk.json", whisper)])
+    assert r.status == "refused" and "uploads/talk.txt has the same name before the extension" in r.message
+    assert [f.rel for f in scan(corpus).files] == ["uploads/talk.txt"]
+
+
 def test_a_speaker_for_unlabelled_turns(tmp_path, corpus):
     lecture = "On tides\n\nMay 5, 2023\n\nThe moon pulls the sea.\n\nTwice a day the water rises.\n"
     (r,) = save_uploads(corpus, [incoming(tmp_path, "tides.txt", lecture, UploadMeta(speaker="Prof. Ada Lune"))])
