@@ -285,3 +285,47 @@ def test_uploads_are_refused_while_another_index_run_holds_the_lock(tmp_path, de
     # Once the other run has finished, the same upload goes through.
     assert [r.status for r in bot.add_transcripts([incoming(tmp_path, "harbour.txt", TALK)])] == ["added"]
     assert bot.indexing_job().wait(timeout=300).state == "done"
+
+
+class GatedEmbedder:
+    """The real encoder, except that embedding documents waits until the test opens the gate, so a
+    background update can be held in mid-embedding (questions pass straight through)."""
+
+    def __init__(self, inner):
+        import threading
+
+        self.inner, self.name, self.dimension = inner, inner.name, inner.dimension
+        self.gate, self.waiting = threading.Event(), threading.Event()
+
+    def embed_documents(self, texts, progress=None):
+        self.waiting.set()
+        assert self.gate.wait(timeout=300), "the test never opened the gate"
+        return self.inner.embed_documents(texts, progress=progress)
+
+    def embed_query(self, text):
+        return self.inner.embed_query(text)
+
+
+def test_the_chat_answers_from_the_loaded_index_while_an_upload_is_indexed(tmp_path, small_corpus, index_copy,
+                                                                           embedder):
+    from bot.core import TranscriptBot
+    from bot.settings import DEFAULT_MODEL, Settings
+
+    corpus = tmp_path / "desk-corpus"
+    shutil.copytree(small_corpus, corpus)
+    gated = GatedEmbedder(embedder)
+    bot = TranscriptBot(Settings(corpus, index_copy, DEFAULT_MODEL), embedder=gated)
+    before = bot.data.generation
+    bot.add_transcripts([incoming(tmp_path, "harbour.txt", TALK)])
+    assert gated.waiting.wait(timeout=300)  # the update is embedding the new passages now
+    status = bot.indexing_job().status()
+    assert status.running and status.stage == "embedding passages" and status.total == 3 and status.done == 0
+    # Meanwhile questions are answered, from the generation that was loaded.
+    during = bot.ask(HARBOUR_Q).to_json()
+    assert during["index_generation"] == before and during["hits"]
+    assert all(h["transcript"] != "uploads/harbour.txt" for h in during["hits"])
+    gated.gate.set()
+    status = bot.indexing_job().wait(timeout=300)
+    assert status.state == "done" and status.generation == before + 1
+    after = bot.ask(HARBOUR_Q).to_json()
+    assert after["index_generation"] == before + 1 and after["hits"][0]["transcript"] == "uploads/harbour.txt"
