@@ -13,8 +13,8 @@ with a file (title, date, place, url, a speaker for unlabelled turns) goes into
 `IndexJob` then brings the index in line with the corpus in a background thread, through the
 ordinary incremental indexer and its writer lock, reporting its stage and how many passages
 are embedded (by the running bot's own encoder: no second model is loaded; its ONNX export is
-verified to agree with torch, see `onnx_encoder`); the running bot loads the new generation as soon as it is written, and answers
-from the old one meanwhile. While another ``transcript-bot index`` run holds the lock,
+verified to agree with torch, see `onnx_encoder`); the running bot loads the new generation as
+soon as it is written, and answers from the old one meanwhile. While another ``transcript-bot index`` run holds the lock,
 uploads and removals are refused before anything is saved (`IndexBusy`), so the user can
 retry.
 """
@@ -407,7 +407,8 @@ class IndexJob:
             except BotError as exc:
                 summary, state = str(exc), "failed"
             except Exception as exc:  # noqa: BLE001 - a background thread must report, not die silently
-                summary, state = f"indexing failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", "failed"
+                first = str(exc).splitlines()[0] if str(exc) else ""
+                summary, state = f"indexing failed: {type(exc).__name__}: {first}", "failed"
             with self._lock:
                 if self._again and state == "done":
                     self._again = False

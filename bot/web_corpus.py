@@ -90,7 +90,8 @@ def status_html(results: Sequence[dict[str, Any]], job: JobStatus) -> str:
         kind = "problem" if status == "refused" else "ok"
         notes = "".join(f'<div class="tb-up-note">{R.esc(w)}</div>' for w in extra)
         items.append(
-            f'<li class="tb-up tb-up-{kind}" data-status="{R.esc(status or "")}" data-name="{R.esc(r.get("name", ""))}">'
+            f'<li class="tb-up tb-up-{kind}" data-status="{R.esc(status or "")}"'
+            f' data-name="{R.esc(r.get("name", ""))}">'
             f'<b>{R.esc(r.get("name", ""))}</b> <span class="tb-up-state">{R.esc(status_word)}</span>'
             f'<div class="tb-up-msg">{R.esc(r.get("message", ""))}</div>{notes}</li>'
         )
@@ -248,7 +249,8 @@ def build_corpus_controls(bot, access: Access, refresh_panel: Callable[[], str])
         """Wire the events; ``filters`` (the Ask tab's menus) get ``filter_choices()`` once an update is loaded."""
         nonlocal refreshed
         refreshed = (list(filters), filter_choices)
-        up_files.change(detail_rows, up_files, up_details, queue=False, show_progress="hidden", api_visibility="private")
+        up_files.change(detail_rows, up_files, up_details, queue=False, show_progress="hidden",
+                        api_visibility="private")
         up_btn.click(on_add, [up_files, up_details, up_replace], [up_status, batch, timer, up_files, up_details],
                      api_name="upload", api_visibility="undocumented", **own)
         rm_btn.click(on_remove, rm_choice, [up_status, batch, timer], api_name="remove", api_visibility="undocumented",

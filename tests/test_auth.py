@@ -84,7 +84,7 @@ def test_logins_from_flags_file_and_environment(tmp_path, monkeypatch):
     assert access.role_of("alice") == EDITOR and access.role_of("bob") == READER and access.role_of("eve") is None
     assert access.role_of(None) is None  # with logins, nobody is anonymous
     access.require_editor("carol")
-    with pytest.raises(NotAllowed, match="only an editor may add or remove transcripts; user 'bob' has the role reader"):
+    with pytest.raises(NotAllowed, match="only an editor may add or remove transcripts; user 'bob' has the role"):
         access.require_editor("bob")
     # The environment counts only when no flag gives a login.
     monkeypatch.setenv(ENV_AUTH, "dave:four:editor, erin:five")

@@ -84,7 +84,8 @@ def test_readable_files_are_saved_and_each_problem_is_one_line(tmp_path, corpus)
     assert by_name["blank.md"].message == "uploads/blank.md: empty file; not added"
     assert by_name["slides.pptx"].message.startswith("slides.pptx: unknown format (.pptx)")
     essay = by_name["essay.txt"]  # readable, so added, with the indexer's own warning beside it
-    assert essay.status == "added" and essay.warnings == ["uploads/essay.txt: no speaker labels found; indexed without speaker names"]
+    assert essay.status == "added"
+    assert essay.warnings == ["uploads/essay.txt: no speaker labels found; indexed without speaker names"]
     assert all(r.status == "refused" for n, r in by_name.items() if n in ("photo.txt", "blank.md", "slides.pptx"))
     # Only the readable files are in the corpus, and nothing half-written is left behind.
     assert sorted(p.name for p in (corpus / UPLOADS).iterdir()) == ["essay.txt", "harbour-council.txt"]
@@ -112,7 +113,8 @@ def test_no_overwrite_without_saying_so(tmp_path, corpus):
     assert same.status == "unchanged" and same.message == "uploads/talk.txt: already in the corpus, identical"
     other = TALK.replace("four hundred", "five hundred")
     (refused,) = save_uploads(corpus, [incoming(tmp_path, "talk.txt", other)])
-    assert refused.status == "refused" and "a different file of this name is already in the corpus; tick" in refused.message
+    assert refused.status == "refused"
+    assert "a different file of this name is already in the corpus; tick" in refused.message
     assert (corpus / UPLOADS / "talk.txt").read_text(encoding="utf-8") == TALK
     (replaced,) = save_uploads(corpus, [incoming(tmp_path, "talk.txt", other)], replace_existing=True)
     assert replaced.status == "replaced" and replaced.message.startswith("uploads/talk.txt: replaced (")

@@ -173,7 +173,8 @@ def test_an_editor_uploads_watches_it_index_asks_about_it_and_removes_it(served,
     page.wait_for_function("document.querySelector('#tb-upload-details').innerText.includes('photo.txt')")
     page.evaluate("""() => { window.__states = [];
         new MutationObserver(() => { const p = document.querySelector('#tb-index-progress');
-          if (p && window.__states[window.__states.length - 1] !== p.dataset.state) window.__states.push(p.dataset.state); })
+          const last = window.__states[window.__states.length - 1];
+          if (p && last !== p.dataset.state) window.__states.push(p.dataset.state); })
           .observe(document.body, {subtree: true, childList: true, attributes: true}); }""")
     page.locator("#tb-upload-go").click()
     # Each file gets its one-line outcome; the binary one says why it was not added.
