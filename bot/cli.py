@@ -426,7 +426,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)  # the address too: flag, environment, config file, default
     try:
-        access = resolve_access(settings.host, args.auth, args.auth_file, args.public)  # before anything loads
+        access = resolve_access(settings.host, args.auth, args.auth_file, args.public,  # before anything loads
+                                settings.auth_file)
     except ValueError as exc:  # a bad login, a public address without one
         raise UsageError(str(exc)) from None
     from .web import serve

@@ -36,7 +36,7 @@ ENCODERS = ("auto", "torch", "onnx")
 ENV_CONFIG = "TRANSCRIPT_BOT_CONFIG"  # a TOML config file
 ENV_SET = "TRANSCRIPT_BOT_SET"  # retrieval knobs: "NAME=VALUE;NAME=VALUE"
 DEFAULT_CONFIG = "transcript-bot.toml"  # read from the working folder when it exists
-FILE_KEYS = ("corpus", "index", "model", "store", "encoder", "cache", "host", "port", "threads")
+FILE_KEYS = ("corpus", "index", "model", "store", "encoder", "cache", "host", "port", "threads", "auth_file")
 
 
 def default_cache() -> Path:
@@ -63,6 +63,7 @@ class Settings:
     threads: int | None = None  # encoder threads (None: the library's default; serve uses 1)
     retrieval: Any = None  # a RetrievalConfig (None: the defaults); see bot/retrieval.py
     config_file: Path | None = None  # the config file these settings were read from, if any
+    auth_file: Path | None = None  # the config file's logins for `serve` (flags and environment come first)
 
     @classmethod
     def resolve(
@@ -104,6 +105,9 @@ class Settings:
         if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or not 1 <= threads <= 256):
             raise ValueError(f"{path}: threads must be a whole number from 1 to 256, not {threads!r}")
         cache = file.get("cache")
+        auth_file = file.get("auth_file")
+        if auth_file is not None and not (isinstance(auth_file, str) and auth_file.strip()):
+            raise ValueError(f"{path}: auth_file must be the path of a logins file, not {auth_file!r}"[:200])
         return cls(
             corpus=Path(pick(corpus, ENV_CORPUS, "corpus") or "corpus"),
             index=Path(pick(index, ENV_INDEX, "index") or "index"),
@@ -116,6 +120,7 @@ class Settings:
             threads=threads,
             retrieval=retrieval_config(file.get("retrieval", {}), path, os.environ.get(ENV_SET, ""), sets),
             config_file=path,
+            auth_file=Path(auth_file).expanduser() if auth_file else None,
         )
 
     def describe(self) -> dict[str, Any]:
@@ -338,9 +343,10 @@ def is_loopback(host: str) -> bool:
 
 
 def resolve_access(host: str, auth: Sequence[str] = (), auth_file: str | os.PathLike | None = None,
-                   public: bool = False) -> Access:
+                   public: bool = False, config_auth_file: str | os.PathLike | None = None) -> Access:
     """The logins for ``serve``: ``--auth`` entries, then ``--auth-file``, then $TRANSCRIPT_BOT_AUTH and
-    $TRANSCRIPT_BOT_AUTH_FILE (the environment only when no flag gives any).
+    $TRANSCRIPT_BOT_AUTH_FILE (the environment only when no flag gives any), then the config
+    file's ``auth_file`` (only when neither does).
 
     Without logins, a loopback address serves the person at the machine as an editor; any
     other address is refused (ValueError) unless ``public``, and then serves read-only.
@@ -354,6 +360,8 @@ def resolve_access(host: str, auth: Sequence[str] = (), auth_file: str | os.Path
             logins = [parse_login(entry, ENV_AUTH) for entry in os.environ[ENV_AUTH].split(",") if entry.strip()]
         if os.environ.get(ENV_AUTH_FILE, "").strip():
             logins += read_auth_file(os.environ[ENV_AUTH_FILE], ENV_AUTH_FILE)
+    if not logins and config_auth_file:
+        logins = read_auth_file(config_auth_file, "auth_file (config file)")
     users = [login.user for login in logins]
     twice = sorted({u for u in users if users.count(u) > 1})
     if twice:

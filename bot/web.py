@@ -834,7 +834,7 @@ def serve(
     check_address(host, port)
     if access is None:
         try:
-            access = resolve_access(host)
+            access = resolve_access(host, config_auth_file=settings.auth_file)
         except ValueError as exc:
             raise BotError(str(exc)) from None
 

@@ -97,6 +97,25 @@ def test_logins_from_flags_file_and_environment(tmp_path, monkeypatch):
         resolve_access("127.0.0.1", ["alice:one", "alice:two:editor"])
 
 
+def test_logins_from_the_config_file_come_last(tmp_path, monkeypatch):
+    from bot.settings import Settings
+
+    logins = tmp_path / "logins.txt"
+    logins.write_text("carol:three:editor\n", encoding="utf-8")
+    config = tmp_path / "transcript-bot.toml"
+    config.write_text(f'host = "0.0.0.0"\nauth_file = "{logins}"\n', encoding="utf-8")
+    settings = Settings.resolve(config=config)
+    assert settings.auth_file == logins
+    access = resolve_access(settings.host, config_auth_file=settings.auth_file)
+    assert access.role_of("carol") == EDITOR
+    assert resolve_access(settings.host, ["alice:one"], config_auth_file=settings.auth_file).role_of("carol") is None
+    monkeypatch.setenv(ENV_AUTH, "dave:four")
+    assert resolve_access(settings.host, config_auth_file=settings.auth_file).role_of("carol") is None
+    config.write_text("auth_file = 3\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="auth_file must be the path of a logins file"):
+        Settings.resolve(config=config)
+
+
 def run(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in (ENV_AUTH, ENV_AUTH_FILE)}
     env.update({"HF_HUB_OFFLINE": "1", **(env_extra or {})})
