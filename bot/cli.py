@@ -27,7 +27,7 @@ EXAMPLES = {
     "stats": "example: transcript-bot stats --json",
     "eval": "example: transcript-bot eval eval/dev-questions.jsonl -k 10",
     "who": 'example: transcript-bot who "gas prices" --since 2014 --json',
-    "serve": "example: transcript-bot serve --port 7860",
+    "serve": "example: transcript-bot serve --port 7860  (or: --host 0.0.0.0 --auth alice:s3cret:editor --auth bob:pw)",
 }
 
 
@@ -141,6 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", help="bind address (default: $TRANSCRIPT_BOT_HOST or 127.0.0.1)")
     p.add_argument("--port", type=_port, help="port, 1-65535 (default: $TRANSCRIPT_BOT_PORT or 7860)")
     p.add_argument("--no-sync", action="store_true", help="do not bring a stale index up to date at start-up")
+    p.add_argument("--auth", action="append", default=[], metavar="USER:PASSWORD[:ROLE]",
+                   help="require this login (repeatable); ROLE reader (the default: may ask) or editor (may also "
+                        "add and remove transcripts); default: $TRANSCRIPT_BOT_AUTH")
+    p.add_argument("--auth-file", metavar="FILE", help="logins, one USER:PASSWORD[:ROLE] per line "
+                   "(default: $TRANSCRIPT_BOT_AUTH_FILE)")
+    p.add_argument("--public", action="store_true", help="allow serving on a non-loopback address without a login "
+                   "(read-only: nobody may add or remove transcripts)")
     _common(p)
     return parser
 
@@ -415,10 +422,17 @@ def cmd_who(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from .settings import resolve_access
+
     settings = _settings(args)  # the address too: flag, environment, config file, default
+    try:
+        access = resolve_access(settings.host, args.auth, args.auth_file, args.public,  # before anything loads
+                                settings.auth_file)
+    except ValueError as exc:  # a bad login, a public address without one
+        raise UsageError(str(exc)) from None
     from .web import serve
 
-    serve(settings, host=settings.host, port=settings.port, sync_first=not args.no_sync)
+    serve(settings, host=settings.host, port=settings.port, sync_first=not args.no_sync, access=access)
     return 0
 
 

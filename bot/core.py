@@ -85,6 +85,7 @@ class TranscriptBot:
         self._directory: SpeakerDirectory | None = None
         self._loaded_manifest_mtime: float | None = None
         self._followup_cache: dict[tuple[str, ...], list[str]] = {}
+        self._job = None  # the background index update of uploads (`indexing_job`), made on first use
         _one_search_thread()
         self.reload()
 
@@ -359,6 +360,45 @@ class TranscriptBot:
                     self._followup_cache.pop(next(iter(self._followup_cache)))
                 self._followup_cache[context] = found
         return found
+
+    # -- adding and removing transcripts (the web Corpus tab; see `uploads`) -----------------
+
+    def add_transcripts(self, items: Sequence[Any], replace_existing: bool = False, limits: Any = None) -> list[Any]:
+        """Save uploaded files under ``corpus/uploads/`` and index them in the background.
+
+        One `uploads.FileResult` per file (refused ones say why, in one line); the chat goes on
+        answering from the loaded index and switches to the new generation once it is written.
+        IndexBusy, before anything is saved, while another ``index`` run holds the lock.
+        """
+        from .uploads import UploadLimits, save_uploads
+
+        job = self.indexing_job()
+        job.check_free()
+        results = save_uploads(self.settings.corpus, items, replace_existing, limits or UploadLimits())
+        saved = [r.rel for r in results if r.saved]
+        if saved:
+            job.start(saved)
+        return results
+
+    def remove_transcript(self, rel: Any) -> str:
+        """Take an uploaded transcript out of the corpus, then out of the index (in the background)."""
+        from .uploads import remove_upload
+
+        job = self.indexing_job()
+        job.check_free()
+        message = remove_upload(self.settings.corpus, rel)
+        job.start([rel])
+        return message
+
+    def indexing_job(self):
+        """The background index update of this bot (`uploads.IndexJob`), made on first use."""
+        with self._lock:
+            if self._job is None:
+                from .uploads import IndexJob
+
+                s = self.settings
+                self._job = IndexJob(s.corpus, s.index, s.model, lambda: self.embedder, s.vector_store, self.maybe_reload)
+            return self._job
 
     # -- corpus views -----------------------------------------------------------------------
 

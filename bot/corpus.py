@@ -26,6 +26,8 @@ from .formats import EXTENSIONS, choose_format
 from .records import ParsedTranscript
 
 MANIFEST = "manifest.jsonl"
+# What a manifest line or sidecar may say; ``speaker`` names the speaker of turns without a label.
+META_KEYS = ("title", "date", "place", "url", "speaker")
 # Files that live in corpus folders but are not transcripts.
 NOT_TRANSCRIPTS = ("readme", "license", "licence", "copying", "source_copyright_notice", "notice")
 PARSER_VERSION = "5"  # 2: a title with a colon over a date line is a title; 3: conversational transcripts cut into exchanges (chunking.py); 4: exchanges record their speakers; 5: more label shapes (timestamps, affiliations, abbreviations, caseless scripts, generic roles, one turn per line), fewer prose labels, lenient UTF-8. Bump when parsing rules change, so every transcript is re-read
@@ -119,6 +121,11 @@ def read_transcript(item: CorpusFile, max_bytes: int = MAX_FILE_BYTES) -> Parsed
         raise UnreadableFile(f"{item.rel}: no transcript text found ({fmt.name}); skipped")
     # Every warning is reported as one line that names the file.
     named = [w if w.startswith(f"{item.rel}:") else f"{item.rel}: {w}" for w in parsed.warnings]
+    hint = item.metadata.get("speaker")
+    if isinstance(hint, str) and hint.strip():  # the uploader's name for unlabelled turns
+        for turn in parsed.turns:
+            if not turn.speaker:
+                turn.speaker = hint.strip()
     if not any(t.speaker for t in parsed.turns):
         named.append(f"{item.rel}: no speaker labels found; indexed without speaker names")
     parsed.warnings = [*([decoded.warning] if decoded.warning else []), *named]
@@ -214,7 +221,7 @@ def _read_manifest(path: Path, root: Path, problems: list[str]) -> dict[str, dic
         if not isinstance(entry, dict) or not isinstance(entry.get("file"), str):
             problems.append(f"{rel}:{number}: no \"file\" field; line ignored")
             continue
-        entries[entry["file"]] = {k: entry[k] for k in ("title", "date", "place", "url") if k in entry}
+        entries[entry["file"]] = {k: entry[k] for k in META_KEYS if k in entry}
     return entries
 
 
@@ -228,7 +235,7 @@ def _read_sidecar(path: Path, root: Path, problems: list[str]) -> dict[str, Any]
     if not isinstance(data, dict):
         problems.append(f"{rel}: metadata sidecar is not a JSON object; ignored")
         return {}
-    return {k: data[k] for k in ("title", "date", "place", "url") if k in data}
+    return {k: data[k] for k in META_KEYS if k in data}
 
 
 def _hash_file(path: Path) -> str:

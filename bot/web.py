@@ -21,7 +21,7 @@ from typing import Any, Sequence
 from . import web_render as R
 from .core import MAX_CONTEXT_QUESTIONS, AskOptions, TranscriptBot, check_request, check_topic, collection_of
 from .errors import BadQuery, BotError
-from .settings import DEFAULT_HOST, DEFAULT_PORT, Settings
+from .settings import DEFAULT_HOST, DEFAULT_PORT, Access, Settings
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home at launch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -330,9 +330,14 @@ value of the wrong type) come back as an error with a one-line message.
 """
 
 
-def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None):
-    """The web chat as a `gr.Blocks` (not launched): Ask, Who said it, Corpus and API tabs."""
+def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None, access: Access | None = None):
+    """The web chat as a `gr.Blocks` (not launched): Ask, Who said it, Corpus and API tabs.
+
+    ``access`` says who may add and remove transcripts (default: everyone, as on loopback).
+    """
     import gradio as gr
+
+    from .web_corpus import build_corpus_controls
 
     examples = list(examples) if examples is not None else default_examples(bot)
     export_root = Path(tempfile.mkdtemp(prefix="transcript-bot-exports-"))
@@ -627,6 +632,7 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None):
                     reload_btn = gr.Button(
                         "Reload index", size="sm", variant="secondary", elem_id="tb-reload", scale=0, min_width=140
                     )
+                corpus_controls = build_corpus_controls(bot, access or Access(), lambda: corpus_panel(bot)[0])
                 corpus_out = gr.HTML(corpus_html, js_on_load=None, elem_id="tb-corpus")
             with gr.Tab("API", id="api"):
                 gr.Markdown(API_DOC)
@@ -689,6 +695,9 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None):
             reload_index, None, [corpus_out, banner_html, f_speakers, f_transcripts, f_collections], **private
         )
         demo.load(refresh, None, [corpus_out, banner_html], queue=False, show_progress="hidden", **private)
+        corpus_controls(demo, corpus_out, [f_speakers, f_transcripts, f_collections], lambda: (
+            gr.update(choices=speaker_choices(bot)), gr.update(choices=transcript_choices(bot)),
+            gr.update(choices=collection_choices(bot))))
 
         gr.api(api_ask, api_name="ask")
         gr.api(api_who, api_name="who")
@@ -715,14 +724,16 @@ def check_address(host: str, port: int) -> None:
         raise BotError(f"cannot listen on {host}:{port}: {exc}") from None
 
 
-def launch(demo, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, prevent_thread_lock: bool = False):
+def launch(demo, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, prevent_thread_lock: bool = False,
+           access: Access | None = None):
     """Start the server bound to ``host`` (127.0.0.1 unless told otherwise) and print the url.
 
+    With logins in ``access``, Gradio's own login page guards the page, the API and uploads.
     BotError when it cannot listen there (the port was taken meanwhile, say).
     """
     check_address(host, port)
     try:
-        _launch(demo, host, port)
+        _launch(demo, host, port, access)
     except OSError as exc:  # Gradio's 20-line "Cannot find empty port": one line instead
         raise BotError(f"cannot start the web server on {host}:{port}: {str(exc).split('.')[0]}; "
                        "choose another port with --port") from None
@@ -733,9 +744,14 @@ def launch(demo, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, prevent_thr
     return url
 
 
-def _launch(demo, host: str, port: int) -> None:
+def _launch(demo, host: str, port: int, access: Access | None = None) -> None:
+    from .uploads import UploadLimits
+
     # The CSS also travels in the page head (see build_demo); given here too, it is there from the first paint.
     demo.launch(
+        auth=access.check_password if access is not None and access.required else None,
+        auth_message="Sign in to ask the transcripts." if access is not None and access.required else None,
+        max_file_size=UploadLimits().file_bytes,  # Gradio refuses a larger upload before it reaches us
         server_name=host,
         server_port=port,
         prevent_thread_lock=True,
@@ -804,15 +820,23 @@ def serve(
     sync_first: bool = True,
     prevent_thread_lock: bool = False,
     embedder: Any = None,
+    access: Access | None = None,
 ):
     """``transcript-bot serve``: bring the index up to date, load index and model once, start the chat.
 
     Returns the running Blocks (only reached with ``prevent_thread_lock``, as tests use it).
-    An address nothing can listen on is refused (BotError) before anything loads.
+    An address nothing can listen on is refused (BotError) before anything loads, and so is a
+    non-loopback one without logins when ``access`` is not given (see `settings.resolve_access`).
     """
     from .embedding import load_query_embedder
+    from .settings import resolve_access
 
     check_address(host, port)
+    if access is None:
+        try:
+            access = resolve_access(host, config_auth_file=settings.auth_file)
+        except ValueError as exc:
+            raise BotError(str(exc)) from None
 
     holder: dict[str, Any] = {"embedder": embedder} if embedder is not None else {}
     if sync_first:
@@ -822,6 +846,6 @@ def serve(
     model = embedder or load_query_embedder(settings, threads=1, loaded=holder.get("embedder"),
                                             warn=lambda line: print(line, file=sys.stderr))
     bot = TranscriptBot(settings, embedder=model)
-    demo = build_demo(bot)
-    launch(demo, host, port, prevent_thread_lock=prevent_thread_lock)
+    demo = build_demo(bot, access=access)
+    launch(demo, host, port, prevent_thread_lock=prevent_thread_lock, access=access)
     return demo

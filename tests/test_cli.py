@@ -127,7 +127,8 @@ def test_serve_on_a_port_in_use_says_so_in_one_line(paths):
     assert out.returncode == 1, out.stderr
     assert out.stderr.strip() == (f"error: port {port} on 127.0.0.1 is already in use (another server?); "
                                   "choose another with --port")
-    out = run("serve", "--host", "no-such-host.invalid", "--port", str(port), "--no-sync", *paths, timeout=120)
+    out = run("serve", "--host", "no-such-host.invalid", "--port", str(port), "--no-sync", "--public", *paths,
+              timeout=120)  # --public: not loopback, and no login
     assert out.returncode == 1 and out.stderr.startswith(f"error: cannot listen on no-such-host.invalid:{port}: ")
     assert len(out.stderr.strip().splitlines()) == 1
 
