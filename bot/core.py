@@ -20,7 +20,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import store
+from . import quotecheck, store, timeline
 from .abstention import decide
 from .answer import NOT_FOUND, Answer, Hit, compose_answer, ranked_labels, relevance_label
 from .chunking import PASSAGE_RULES, join_overlapping
@@ -38,6 +38,7 @@ from .vectorstore import MilvusStore
 MAX_QUESTION_CHARS = 1000  # a question, and each earlier question of its conversation
 MAX_CONTEXT_QUESTIONS = 50  # earlier questions sent with one question (only the last two are read)
 MAX_TOPIC_CHARS = 200  # a "who said it" topic
+MAX_QUOTE_CHARS = 1000  # a quote to check (as a question)
 MAX_K = 100  # passages per answer; people per "who said it" ranking
 MAX_NAME_CHARS = 200  # a speaker filter value
 MAX_SPEAKERS = 20  # people in one speaker filter
@@ -77,6 +78,7 @@ class TranscriptBot:
         self.settings = settings
         self._embedder = embedder
         self.config = config or settings.retrieval or RetrievalConfig()
+        self.quote_config = quotecheck.QuoteConfig()
         self._lock = threading.Lock()
         self._reloading = threading.Lock()  # one loader at a time (maybe_reload)
         self._hashes: dict = {}  # corpus file digests by (size, mtime, inode), for `freshness`
@@ -433,30 +435,66 @@ class TranscriptBot:
         as `check_topic` and `check_k` say (BadQuery).
         """
         topic, k = check_topic(topic), check_k(k, "k (number of speakers)")
+        found, person_of = self._topic_passages(topic, pool, options)
+        return self._rank_people(found, person_of)[:k]
+
+    def who_over_time(self, topic: str, by: str = "year", k: int = 5, pool: int = 60,
+                      options: AskOptions | None = None) -> dict[str, Any]:
+        """``topic`` over time: of the passages `who` ranks, how many fall in each year or month
+        (``by``), for each of the top ``k`` people and the others together (`bot.timeline`)."""
+        topic, k, by = check_topic(topic), check_k(k, "k (number of speakers)"), check_by(by)
+        found, person_of = self._topic_passages(topic, pool, options)
+        people = [g["person"] for g in self._rank_people(found, person_of)[:k]]
+        return timeline.build(topic, by, found, person_of, people, self._hit_json, pool)
+
+    def _topic_passages(self, topic: str, pool: int, options: AskOptions | None):
+        """The ``pool`` passages closest to a topic within ``options``, and label -> person."""
         base = options if options is not None else AskOptions()
         if not isinstance(base, AskOptions):
             raise BadQuery(f"options must be AskOptions, not {_type_name(base)}")
         found = self.search(topic, replace(base, k=pool, infer=False, context=()))
-        groups: dict[str, dict[str, Any]] = {}
         label_to_person = {label: p.key for p in self.directory.people for label in p.labels}
+        return found, label_to_person.get
+
+    def _hit_json(self, rank: int, s: ScoredPassage) -> dict[str, Any]:
+        cfg = self.config
+        return Hit(rank, s.passage, s.score, s.dense, s.keyword,
+                   relevance_label(s.dense, cfg.strong_similarity, cfg.good_similarity)).to_json()
+
+    def _rank_people(self, found: list[ScoredPassage], person_of) -> list[dict[str, Any]]:
+        groups: dict[str, dict[str, Any]] = {}
         for rank, s in enumerate(found, 1):
             p = s.passage
-            if not p.speaker or p.speaker not in label_to_person:
+            person = person_of(p.speaker) if p.speaker else None
+            if person is None:
                 continue
-            person = label_to_person[p.speaker]
             g = groups.setdefault(person, {"person": person, "passages": 0, "score": 0.0, "dates": [], "best": None})
             g["passages"] += 1
             g["score"] += 1.0 / (10 + rank)
             if p.date:
                 g["dates"].append(p.date)
             if g["best"] is None:
-                g["best"] = Hit(rank, p, s.score, s.dense, s.keyword, relevance_label(s.dense, self.config.strong_similarity, self.config.good_similarity)).to_json()
-        ranked = sorted(groups.values(), key=lambda g: -g["score"])[:k]
+                g["best"] = self._hit_json(rank, s)
+        ranked = sorted(groups.values(), key=lambda g: -g["score"])
         for g in ranked:
             dates = sorted(g.pop("dates"))
             g["date_range"] = [dates[0], dates[-1]] if dates else None
             g["score"] = round(g["score"], 4)
         return ranked
+
+    def check_quote(self, quote: Any, speaker: Any = None) -> quotecheck.QuoteCheck:
+        """Where ``quote`` was said, word for word, and whether by ``speaker`` (`bot.quotecheck`).
+
+        Candidates come from the same hybrid search as questions, over every speaker (so that
+        "said by someone else" can be found); a person not in the index is no error: the verdict
+        then says who did say it, if anyone. BadQuery for a quote `check_quote_request` refuses.
+        """
+        quote, speaker = check_quote_request(quote, speaker, self.quote_config)
+        self.maybe_reload()
+        data, retriever, directory = self._snapshot()
+        labels = directory.labels_for(speaker) if speaker else set()
+        found = retriever.search(self.embedder.embed_query(quote), quote, k=self.quote_config.candidates)
+        return quotecheck.check_quote(quote, speaker, labels, found, data, self.quote_config)
 
     def neighbours(self, transcript: str, turn: int, before: int = 1, after: int = 1) -> list[dict[str, Any]]:
         """The turns around ``turn`` in ``transcript`` (full turns, joined from their passages)."""
@@ -518,6 +556,27 @@ def check_topic(topic: Any) -> str:
     if not text:
         raise BadQuery('empty topic; name one, e.g. "gas prices"')
     return text
+
+
+def check_by(value: Any) -> str:
+    """A timeline's period: "year" or "month" (BadQuery otherwise)."""
+    if value not in timeline.BY:
+        raise BadQuery(f"by must be one of {', '.join(timeline.BY)}, not {_shown(value)}")
+    return value
+
+
+def check_quote_request(quote: Any, speaker: Any = None,
+                        config: quotecheck.QuoteConfig | None = None) -> tuple[str, str | None]:
+    """A quote to check (stripped; 1 to `MAX_QUOTE_CHARS` characters of valid text, at least
+    `QuoteConfig.min_words` words) and the speaker it is attributed to (or None), or BadQuery."""
+    text = _text(quote, "quote", MAX_QUOTE_CHARS)
+    if not text:
+        raise BadQuery('empty quote; paste the sentence to check, e.g. "We will never give up."')
+    try:
+        quotecheck.check_text(text, config)
+    except ValueError as exc:
+        raise BadQuery(str(exc)) from None
+    return text, _text(speaker, "speaker", MAX_NAME_CHARS)
 
 
 def check_k(value: Any, what: str = "k (number of passages)") -> int:
