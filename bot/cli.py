@@ -26,7 +26,9 @@ EXAMPLES = {
     "ask": 'example: transcript-bot ask "What did Putin say about the railway to Europe?" -k 3 --json',
     "stats": "example: transcript-bot stats --json",
     "eval": "example: transcript-bot eval eval/dev-questions.jsonl -k 10",
-    "who": 'example: transcript-bot who "gas prices" --since 2014 --json',
+    "who": 'example: transcript-bot who "gas prices" --since 2014 --json  (or --by year: counts per year by speaker)',
+    "check": 'example: transcript-bot check "Gazprom produced 418.5 billion cubic metres of gas last year." '
+             '--speaker "Alexei Miller" --json',
     "serve": "example: transcript-bot serve --port 7860  (or: --host 0.0.0.0 --auth alice:s3cret:editor --auth bob:pw)",
 }
 
@@ -134,6 +136,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until", help="only transcripts on or before YYYY[-MM[-DD]]")
     p.add_argument("--transcript", action="append", help="only this transcript (path relative to the corpus); repeatable")
     p.add_argument("--collection", action="append", help="only transcripts in this top-level corpus folder; repeatable")
+    p.add_argument("--by", choices=("year", "month"),
+                   help="count the passages per year or month by speaker (the top -k people; the rest as others)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    _common(p)
+
+    p = sub.add_parser("check", help="check a quote: exact, close, said by someone else, or not found",
+                       description="Find where a quoted sentence was said, word for word, and by whom.",
+                       epilog=EXAMPLES["check"])
+    p.add_argument("quote", help="the sentence to check")
+    p.add_argument("--speaker", help="the person it is attributed to")
     p.add_argument("--json", action="store_true", help="print JSON")
     _common(p)
 
@@ -401,12 +413,20 @@ def _settings_line(bot) -> str:
 
 
 def cmd_who(args: argparse.Namespace) -> int:
-    from .core import AskOptions, check_k, check_request, check_topic
+    from .core import AskOptions, check_by, check_k, check_request, check_topic
 
     options = AskOptions(since=args.since, until=args.until, transcripts=args.transcript, collections=args.collection)
     check_topic(args.topic)  # at once, before the index loads (`who` checks the same)
     check_k(args.k, "k (number of speakers)")
     check_request("?", options)
+    if args.by:
+        check_by(args.by)
+        result = _open_bot(args).who_over_time(args.topic, by=args.by, k=args.k, options=options)
+        if args.json:
+            _print_json(result)
+        else:
+            print(format_timeline(result))
+        return 0
     rows = _open_bot(args).who(args.topic, k=args.k, options=options)
     if args.json:
         _print_json({"topic": args.topic, "speakers": rows})
@@ -419,6 +439,51 @@ def cmd_who(args: argparse.Namespace) -> int:
         print(f"   best: {r['best']['citation']}")
         print(f"   “{' '.join(r['best']['text'].split())[:240]}”")
     return 0
+
+
+def format_timeline(result: dict[str, Any]) -> str:
+    """One line per period: the total and each series' count."""
+    lines = [f"“{result['topic']}” over time: {result['passages']} of the {result['pool']} closest passages, "
+             f"by {result['by']}" + (f" ({result['undated']} undated)" if result["undated"] else "")]
+    for row in result["periods"]:
+        counts = ", ".join(f"{name} {n}" for name, n in row["counts"].items())
+        lines.append(f"{row['period']}  {row['total']:>3}  {counts}".rstrip())
+    if not result["periods"]:
+        lines.append("No dated passage found for this topic.")
+    return "\n".join(lines)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .core import check_quote_request
+
+    check_quote_request(args.quote, args.speaker)  # at once, before the index loads
+    result = _open_bot(args).check_quote(args.quote, args.speaker)
+    if args.json:
+        _print_json(result.to_json())
+    else:
+        print(format_check(result.to_json()))
+    return 0
+
+
+def format_check(result: dict[str, Any]) -> str:
+    """The verdict, the passage with its citation, and the word-level differences."""
+    lines = [result["summary"]]
+    shown = [result["match"]] if result["match"] else result["closest"]
+    if not result["match"] and shown:
+        lines += ["", "Closest passages:"]
+    for h in shown:
+        m = h["match"]
+        lines += ["", h["citation"], f"    said: “{' '.join(m['text'].split())}”"]
+        if h.get("context"):
+            lines.append(f"    in reply to {h.get('context_speaker') or 'previous turn'}: {h['context'][:200]}")
+        for d in m["differences"]:
+            if d["kind"] == "left_out":
+                lines.append(f"    left out: “{d['source']}”")
+            elif d["kind"] == "added":
+                lines.append(f"    added:    “{d['quote']}”")
+            else:
+                lines.append(f"    changed:  “{d['source']}” -> “{d['quote']}”")
+    return "\n".join(lines)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -436,7 +501,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"index": cmd_index, "ask": cmd_ask, "stats": cmd_stats, "eval": cmd_eval, "who": cmd_who, "serve": cmd_serve}
+COMMANDS = {"index": cmd_index, "ask": cmd_ask, "stats": cmd_stats, "eval": cmd_eval, "who": cmd_who, "check": cmd_check,
+            "serve": cmd_serve}
 
 
 if __name__ == "__main__":
