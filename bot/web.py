@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import web_render as R
+from . import web_tools
 from .core import MAX_CONTEXT_QUESTIONS, AskOptions, TranscriptBot, check_request, check_topic, collection_of
 from .errors import BadQuery, BotError
 from .settings import DEFAULT_HOST, DEFAULT_PORT, Access, Settings
@@ -331,7 +332,8 @@ value of the wrong type) come back as an error with a one-line message.
 
 
 def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None, access: Access | None = None):
-    """The web chat as a `gr.Blocks` (not launched): Ask, Who said it, Corpus and API tabs.
+    """The web chat as a `gr.Blocks` (not launched): Ask, Who said it, Check a quote, Over time (`web_tools`),
+    Corpus and API tabs; a `/?q=...` link asks its question on load.
 
     ``access`` says who may add and remove transcripts (default: everyone, as on loopback).
     """
@@ -504,7 +506,7 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None, access
         gr.HTML(
             f'<header class="tb-header"><div><h1>transcript-bot</h1><p>Ask {stats["transcripts"]:,} transcripts '
             f"({R.esc(span)}); every answer is quoted from the source, with citations.</p></div></header>",
-            head=f"<style>{R.CSS}</style><script>{KEYS_JS}</script>",
+            head=f"<style>{R.CSS}{web_tools.CSS}</style><script>{KEYS_JS}{R.COPY_JS}</script>",
             js_on_load=None,
             elem_id="tb-header-html",
         )
@@ -627,6 +629,7 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None, access
                     )
                     who_btn = gr.Button("Find speakers", variant="primary", scale=0, min_width=130, elem_id="tb-who-go")
                 who_out = gr.HTML("", js_on_load=None, elem_id="tb-who-out", min_height=80)
+            web_tools.add_tabs(bot, refused, [f_speakers, f_since, f_until, f_collections, f_transcripts, f_k])
             with gr.Tab("Corpus", id="corpus"):
                 with gr.Row():
                     reload_btn = gr.Button(
@@ -698,9 +701,12 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None, access
         corpus_controls(demo, corpus_out, [f_speakers, f_transcripts, f_collections], lambda: (
             gr.update(choices=speaker_choices(bot)), gr.update(choices=transcript_choices(bot)),
             gr.update(choices=collection_choices(bot))))
+        web_tools.deep_link(demo, bot, start, finish, history, filter_inputs,
+                            [conversation, question, pending, examples_row], finish_outputs)
 
         gr.api(api_ask, api_name="ask")
         gr.api(api_who, api_name="who")
+        web_tools.add_api(bot, refused)
     demo.queue(default_concurrency_limit=2)
     return demo
 

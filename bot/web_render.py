@@ -196,9 +196,63 @@ def card_html(hit: dict[str, Any], anchor: str, abstained: bool, neighbours: Seq
         f'<div class="tb-meta">{meta_line(hit)} · {source}</div>'
         f"{reply}"
         f'<blockquote class="tb-text">{highlighted(hit.get("text") or "", hit.get("highlights") or [])}</blockquote>'
-        f"{context_html(hit, neighbours)}"
+        f"{context_html(hit, neighbours)}{copy_buttons(hit)}"
         f"</article>"
     )
+
+
+def plain_citation(hit: dict[str, Any]) -> str:
+    """The hit's one-line citation without its "[n] " (it ends with the source link)."""
+    return re.sub(r"^\[\d+\] ", "", hit.get("citation") or "")
+
+
+def quoted_passage(hit: dict[str, Any]) -> str:
+    """The passage, verbatim, in quotation marks, followed by its citation: what "copy quote" copies."""
+    return f"“{hit.get('text') or ''}” — {plain_citation(hit)}"
+
+
+def copy_buttons(hit: dict[str, Any]) -> str:
+    """"Copy citation" and "copy quote" for a card; the page's script (`COPY_JS`) puts the
+    attribute's text on the clipboard, so nothing from the transcript becomes code."""
+    return (
+        '<div class="tb-copies">'
+        f'<button type="button" class="tb-copy tb-copy-cite" data-tb-copy="{esc(plain_citation(hit))}">Copy citation</button>'
+        f'<button type="button" class="tb-copy tb-copy-quote" data-tb-copy="{esc(quoted_passage(hit))}">Copy quote</button>'
+        "</div>"
+    )
+
+
+def link_query(question: str, filters: dict[str, Any] | None) -> str:
+    """The query string of a link that asks ``question`` with these filters again (``?q=...``)."""
+    from urllib.parse import urlencode
+
+    filters = filters or {}
+    params: list[tuple[str, str]] = [("q", question)]
+    params += [("speaker", str(s)) for s in filters.get("speakers") or []]
+    for key in ("since", "until"):
+        if filters.get(key):
+            params.append((key, str(filters[key])))
+    if filters.get("k") not in (None, "", 5):
+        params.append(("k", str(filters["k"])))
+    return "?" + urlencode(params)
+
+
+COPY_JS = """
+document.addEventListener('click', (e) => {
+  const b = e.target.closest && e.target.closest('[data-tb-copy], [data-tb-link]');
+  if (!b) return;
+  e.preventDefault();
+  const text = b.hasAttribute('data-tb-link')
+    ? new URL(b.getAttribute('data-tb-link'), location.origin + location.pathname).href
+    : b.getAttribute('data-tb-copy');
+  const done = () => { const was = b.textContent; b.textContent = 'Copied'; b.classList.add('tb-copied');
+    setTimeout(() => { b.textContent = was; b.classList.remove('tb-copied'); }, 1500); };
+  const fallback = () => { const t = document.createElement('textarea'); t.value = text; document.body.appendChild(t);
+    t.select(); try { document.execCommand('copy'); done(); } finally { t.remove(); } };
+  if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(text).then(done, fallback);
+  else fallback();
+});
+"""
 
 
 def filters_summary(filters: dict[str, Any] | None, titles: dict[str, str] | None = None) -> str:
@@ -262,7 +316,9 @@ def turn_html(index: int, turn: dict[str, Any], titles: dict[str, str]) -> str:
     parts = [
         f'<section class="tb-turn" id="{anchor}">',
         '<div class="tb-q"><span class="tb-q-label">Question</span>'
-        f'<div class="tb-q-text">{esc(result.get("question"))}</div></div>',
+        f'<div class="tb-q-text">{esc(result.get("question"))}</div>'
+        f'<button type="button" class="tb-copy tb-copy-link" title="A link that asks this question again" '
+        f'data-tb-link="{esc(link_query(result.get("question") or "", turn.get("filters")))}">Copy link</button></div>',
     ]
     used = filters_summary(turn.get("filters"), titles)
     if used:
@@ -643,6 +699,14 @@ details.tb-context summary { cursor: pointer; color: var(--color-accent); font-w
   margin: 0 !important; border: none !important; }
 .tb-nowrap { white-space: nowrap; }
 .tb-num-cell { text-align: right; }
+.tb-copies { display: flex; gap: 6px; margin-top: 6px; flex-wrap: wrap; }
+button.tb-copy { font-size: 0.78rem !important; line-height: 1.5 !important; font-weight: 500 !important;
+  border: 1px solid var(--border-color-primary) !important; border-radius: 6px !important; margin: 0 !important;
+  padding: 1px 8px !important; min-height: 0 !important; background: var(--background-fill-secondary) !important;
+  color: var(--body-text-color) !important; cursor: pointer; }
+button.tb-copy:hover, button.tb-copy:focus-visible { border-color: var(--color-accent); }
+button.tb-copy.tb-copied { border-color: #2f9e63 !important; color: #2f9e63 !important; }
+.tb-q .tb-copy-link { margin-left: auto; flex: none; }
 @media (max-width: 640px) {
   .gradio-container { padding: 0 4px !important; }
   .gradio-container .main.app { padding-left: 6px !important; padding-right: 6px !important; }
