@@ -126,8 +126,8 @@ def timeline_note(result: dict[str, Any], filters: str = "") -> str:
     if not result["periods"]:
         return f'<div class="tb-notfound">No dated passage found for “{R.esc(result["topic"])}”{within}.</div>'
     return (f'<p class="tb-who-note">Of the {result["pool"]} passages closest in meaning to “{R.esc(result["topic"])}”'
-            f"{within}, {result['passages']} by {R.esc(result['by'])}{undated}. Pick a bar (or a period below) to "
-            "read its passages.</p>")
+            f"{within}: {result['passages']} dated passages, counted per {R.esc(result['by'])}{undated}. Pick a bar "
+            "(drag across it) or a period below to read its passages.</p>")
 
 
 def period_choices(result: dict[str, Any]) -> list[tuple[str, str]]:

@@ -2,9 +2,11 @@
 
 Serves the chat over an existing index (default ./index and ./corpus) on a free local port
 and photographs the main views: an answer with cited passages, an expanded context, the
-filters, an honest "not found", "Who said it", the corpus panel and a phone-width window.
+filters, an honest "not found", "Who said it", the corpus panel, a phone-width window, and the
+research tools: a quote checked (close, with its differences), a topic over time with a picked
+bar, and the copy buttons. ``--only-tools`` takes the research tools' pictures alone.
 
-    .venv/bin/python scripts/web_screenshots.py [--corpus DIR] [--index DIR] [--out docs]
+    .venv/bin/python scripts/web_screenshots.py [--corpus DIR] [--index DIR] [--out docs] [--only-tools]
 
 Needs Debian's chromium at /usr/bin/chromium and the Python playwright package.
 """
@@ -33,6 +35,9 @@ QUESTION = "What did Putin say about the railway to Europe?"
 FOLLOW_UP = "And what did he say about missile defence?"
 ABSENT = "What happened at the Christchurch mosque shootings?"
 WHO = "gas prices"
+CLOSE_QUOTE = ("There is no doubt that the projects to build new gas routes to Europe are economically justified and "
+               "supported by the growing demand that we see right now.")
+TIMELINE = "gas supplies to Europe"
 
 
 def free_port() -> int:
@@ -55,12 +60,57 @@ def ask(page, question: str) -> int:
     return done
 
 
+def tools_views(page, url: str, out: Path) -> None:
+    """The research tools: a close quote with its differences, a topic over time with a bar picked,
+    and an answer opened from a link, with its copy buttons."""
+    page.goto(url)
+    page.wait_for_selector("#tb-conversation .tb-welcome")
+    page.get_by_role("tab", name="Check a quote").click()
+    page.locator("#tb-check-quote textarea").fill(CLOSE_QUOTE)
+    page.locator("#tb-check-go").click()
+    page.wait_for_selector("#tb-check-out .tb-verdict", timeout=120_000)
+    page.wait_for_timeout(500)
+    page.set_viewport_size({"width": 1280, "height": 1250})
+    page.screenshot(path=out / "screenshot-check.png")
+
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.get_by_role("tab", name="Over time").click()
+    page.locator("#tb-tl-topic textarea, #tb-tl-topic input").first.fill(TIMELINE)
+    page.locator("#tb-tl-go").click()
+    page.wait_for_function("[...document.querySelectorAll('#tb-tl-plot svg g.mark-rect path')]"
+                           ".some(p => p.getBoundingClientRect().height > 1)", timeout=120_000)
+    page.wait_for_timeout(800)
+    bars = [b for b in (page.locator("#tb-tl-plot svg g.mark-rect path").nth(i).bounding_box()
+                        for i in range(page.locator("#tb-tl-plot svg g.mark-rect path").count())) if b and b["height"] > 1]
+    tallest = max(bars, key=lambda b: b["height"])
+    x, y = tallest["x"] + tallest["width"] / 2, tallest["y"] + tallest["height"] / 2
+    page.mouse.move(x - 3, y)
+    page.mouse.down()
+    page.mouse.move(x + 3, y, steps=4)
+    page.mouse.up()
+    page.wait_for_selector("#tb-tl-passages .tb-period", timeout=60_000)
+    page.wait_for_timeout(500)
+    page.set_viewport_size({"width": 1280, "height": 1300})
+    page.screenshot(path=out / "screenshot-timeline.png")
+
+    from urllib.parse import urlencode
+
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(url + "?" + urlencode({"q": "What did Miller say about gas exports to Europe?", "speaker": "Alexei Miller",
+                                     "since": "2016", "k": "3"}))
+    page.wait_for_selector("#tb-conversation .tb-turn:not(.tb-pending)", timeout=120_000)
+    page.wait_for_timeout(700)
+    page.add_style_tag(content="#tb-askbar { position: static !important; }")
+    page.locator("#tb-t0").screenshot(path=out / "screenshot-link.png")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", default="corpus")
     parser.add_argument("--index", default="index")
     parser.add_argument("--out", default="docs")
     parser.add_argument("--question", default=QUESTION)
+    parser.add_argument("--only-tools", action="store_true", help="only the check/timeline/copy pictures")
     args = parser.parse_args()
 
     from playwright.sync_api import sync_playwright
@@ -80,6 +130,10 @@ def main() -> int:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 900}, device_scale_factor=1)
+            if args.only_tools:
+                tools_views(page, url, out)
+                browser.close()
+                return 0
             page.goto(url)
             page.wait_for_selector("#tb-conversation .tb-welcome")
             page.wait_for_timeout(800)  # fonts and transitions settle
@@ -137,6 +191,7 @@ def main() -> int:
             phone.wait_for_selector("#tb-conversation .tb-welcome")
             ask(phone, args.question)
             phone.screenshot(path=out / "screenshot-phone.png")
+            tools_views(browser.new_page(viewport={"width": 1280, "height": 900}), url, out)
             browser.close()
     finally:
         demo.close()
