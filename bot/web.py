@@ -327,7 +327,8 @@ for hit in result["hits"]:
 1,000 characters each. Errors (an empty or too long question, k outside 1-100, a bad date, an unknown speaker, a
 value of the wrong type) come back as an error with a one-line message.
 `/who` takes a topic, a number of speakers and optionally since, until and transcripts, and returns the
-"who said it" ranking.
+"who said it" ranking. `/check` takes a quote and the speaker it is attributed to ("" for nobody) and returns
+the verdict (exact, close, someone_else, not_found) with the passage and the word-level differences.
 """
 
 
