@@ -43,11 +43,12 @@ class QuoteConfig:
     bundled Kremlin corpus with real edits (tests/test_quotecheck.py keeps those cases):
 
     - ``close_min_ratio`` 0.75: the word-level similarity of quote and span,
-      ``2 * matched words / (quote words + span words)`` (difflib's ratio). Measured: one number
+      ``2 * matched words / (quote words + span words)`` (difflib's ratio; the span runs from the
+      first to the last matched word). Measured: one number
       and one word changed in a 10-word sentence, 0.76; a figure changed and a word dropped in a
       14-word one, 0.90; four words changed or dropped in a 26-word one, 0.88; eight small cuts
       and changes to a 33-word sentence, still recognisably it, 0.76. A paraphrase that keeps
-      the topic words scored 0.29-0.43, and invented sentences on the corpus's topics 0.26-0.60
+      the topic words scored 0.32-0.48, and invented sentences on the corpus's topics 0.33-0.60
       (their best span shares a phrase such as "the Government and the regional authorities").
       Below 0.75 a reader would no longer call the quote a version of what was said.
     - ``min_matched_run`` 3: the span must share at least one run of three consecutive words
@@ -118,11 +119,11 @@ class Alignment:
 
     start: int  # character offsets of the span in the source text
     end: int
-    ratio: float  # 2 * matched / (quote words + span words)
+    ratio: float  # 2 * matched / (quote words + source words from the first to the last matched one)
     matched: int
     longest_run: int
     exact: bool
-    speaker: str | None  # who says most of the span
+    speaker: str | None  # who says most of the matched words
     segments: list[dict[str, Any]] = field(default_factory=list)
 
     def differences(self) -> list[dict[str, Any]]:
@@ -169,6 +170,13 @@ def align(quote: str, source: str, source_tokens: Sequence[Token], config: Quote
     # Keep the widening only where it pairs with unmatched quote words (a changed word), not beyond.
     first = max(0, first - 2 * inner[0].a)
     last = min(len(window), last + 2 * (len(q) - inner[-1].a - inner[-1].size))
+    # ... and never into another speaker's line of an exchange.
+    edge = s[lo + inner[0].b].speaker
+    while first < inner[0].b and s[lo + first].speaker != edge:
+        first += 1
+    edge = s[lo + inner[-1].b + inner[-1].size - 1].speaker
+    while last > inner[-1].b + inner[-1].size and s[lo + last - 1].speaker != edge:
+        last -= 1
     span = window[first:last]
     matcher = SequenceMatcher(None, qw, span, autojunk=False)
     span_tokens = s[lo + first: lo + last]
@@ -193,10 +201,16 @@ def align(quote: str, source: str, source_tokens: Sequence[Token], config: Quote
         return None
     start, end = spans[0][0], spans[-1][1]
     span_words = [t for t in span_tokens if start <= t.start and t.end <= end]
-    ratio = 2 * matched / (len(q) + len(span_words))
-    who: dict[str | None, int] = {}
-    for t in span_words:
-        who[t.speaker] = who.get(t.speaker, 0) + 1
+    # The ratio counts the source words from the first to the last matched one: the widening at
+    # the ends only shows what the quote's extra words stand in place of, and must not cost more
+    # than leaving them unmatched would.
+    same = [seg["source_span"] for seg in segments if seg["kind"] == "same"]
+    core = [t for t in span_words if same[0][0] <= t.start and t.end <= same[-1][1]] if same else span_words
+    ratio = 2 * matched / (len(q) + len(core))
+    who: dict[str | None, int] = {}  # who says the matched words
+    for t in core:
+        if any(a <= t.start and t.end <= b for a, b in same):
+            who[t.speaker] = who.get(t.speaker, 0) + 1
     return Alignment(
         start=start, end=end, ratio=round(ratio, 4), matched=matched,
         longest_run=max((b.size for b in matcher.get_matching_blocks()), default=0),

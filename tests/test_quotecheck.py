@@ -202,3 +202,30 @@ def test_timeline_counts_the_who_ranking_passages_per_year(small_bot):
 def test_timeline_refuses_an_unknown_period(small_bot):
     with pytest.raises(BadQuery, match="by must be one of year, month, not 'week'"):
         small_bot.who_over_time("gas", by="week")
+
+
+def test_an_exchange_attributes_the_span_to_the_line_that_says_it():
+    """In a meeting's exchange (``Label: text`` lines), labels are not words of what was said, and
+    the span belongs to the speaker whose line it is."""
+    from bot.quotecheck import check_quote
+    from bot.records import Passage
+
+    text = ("Grad A: I think we should start with the remote control design today.\n\n"
+            "Project Manager: Okay, but the budget for the remote control is twelve euros fifty.")
+    exchange = Passage(id=7, transcript="meet/a.json", title="Design meeting", date="2005-03-01", place=None, url=None,
+                       speaker="Project Manager", turn=3, part=0, text=text, last_turn=4,
+                       speakers=["Grad A", "Project Manager"])
+
+    class Found:
+        passage, score, dense, keyword = exchange, 1.0, 0.8, 1.0
+
+    class Data:
+        manifest, generation = {"transcripts": {"meet/a.json": {}}}, 1
+
+    got = check_quote("the budget for the remote control is 12.50 euros", "Grad A", {"Grad A"}, [Found()], Data())
+    assert got.verdict == "someone_else" and got.match.alignment.speaker == "Project Manager"
+    said = got.match.to_json()["match"]["text"]
+    assert said == "the budget for the remote control is twelve euros" and said in text  # "fifty": beyond the quote
+    got = check_quote("Project Manager: Okay, but the budget", "Project Manager", {"Project Manager"}, [Found()], Data())
+    assert got.verdict == "close"  # the label is not part of what was said: "project manager" counts as added
+    assert [d["quote"] for d in got.match.alignment.differences()] == ["Project Manager"]

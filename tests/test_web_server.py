@@ -92,7 +92,7 @@ def test_who_endpoint_and_only_public_endpoints(client, small_bot):
     within = client.predict("cooperation", 5, "", "", json.dumps([one]), api_name="/who")
     assert within["speakers"] == small_bot.who("cooperation", k=5, pool=60, options=AskOptions(transcripts=[one]))
     endpoints = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert endpoints == {"/ask", "/who"}  # the UI's own events are private
+    assert endpoints == {"/ask", "/who", "/check"}  # the UI's own events are private
 
 
 def test_server_listens_on_localhost_only(server):
