@@ -268,7 +268,10 @@ def test_hostile_text_renders_inert(small_bot):
         "i",
         "small",
         "p",
-    }  # only the chat's own markup
+        "button",
+    }  # only the chat's own markup (the copy buttons carry their text as data, no handler)
+    assert {a.get("type") for t, a in found if t == "button"} == {"button"}
+    assert any("<script>window.__pwned=1</script>" in (a.get("data-tb-copy") or "") for t, a in found if t == "button")
     assert "&lt;b&gt;Place&lt;/b&gt;" in html and "&lt;i&gt;x&lt;/i&gt;" in html
     assert all(not k.startswith("on") for _, attrs in found for k in attrs)
     assert not any((attrs.get("href") or "").lower().startswith("javascript") for _, attrs in found)
