@@ -415,8 +415,8 @@ def _units_for(p: Passage, data: Any) -> list[Unit]:
     share text) or, for an exchange, the exchange itself."""
     if p.last_turn is not None and p.last_turn != p.turn:
         return [Unit([p], p.text, [(0, len(p.text))])]
-    code = data.transcript_names.index(p.transcript) if p.transcript in data.transcript_names else -1
-    rows = np.nonzero(data.row_transcript == code)[0] if code >= 0 else []
+    code = data.transcript_index.get(p.transcript, -2)
+    rows = np.flatnonzero(data.row_transcript == code)  # only this transcript's rows
     parts = [data.passages[r] for r in rows
              if data.passages[r].turn == p.turn and data.passages[r].last_turn is None]
     return units_of(parts) if parts else [Unit([p], p.text, [(0, len(p.text))])]
