@@ -136,8 +136,10 @@ def align(quote: str, source: str, source_tokens: Sequence[Token], config: Quote
 
     difflib's matcher finds the matching blocks of the two word sequences; blocks close together
     in the source (`QuoteConfig.max_gap`) form one candidate span, the span with the most matched
-    words wins, widened by as many words as the quote has unmatched at either end (so that a
-    changed first or last word shows as changed, not as added) and aligned again on its own.
+    words wins, widened by up to two source words per quote word left unmatched at either end
+    (so that a changed first or last word shows as changed, not as added; never into another
+    speaker's line) and aligned again on its own. Source words beyond the last matched one that
+    pair with nothing are not part of the span.
     """
     cfg = config or QuoteConfig()
     q = tokens(quote)

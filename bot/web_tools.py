@@ -126,7 +126,7 @@ def add_tabs(bot: TranscriptBot, refused, filter_inputs: Sequence[Any]) -> None:
         quote = gr.Textbox(label="Quote", lines=3, max_lines=8, elem_id="tb-check-quote",
                            placeholder="e.g. Gazprom produced 418.5 billion cubic metres of gas last year.")
         with gr.Row(equal_height=True):
-            speaker = gr.Dropdown([(label, person) for label, person in speaker_choices(bot)], value=None,
+            speaker = gr.Dropdown(speaker_choices(bot), value=None,
                                   allow_custom_value=True, filterable=True, label="Attributed to (optional)",
                                   elem_id="tb-check-speaker", scale=3)
             check_btn = gr.Button("Check the quote", variant="primary", elem_id="tb-check-go", scale=0, min_width=160)
