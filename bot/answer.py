@@ -15,6 +15,7 @@ from typing import Any, Callable, Collection, Sequence
 import numpy as np
 
 from .chunking import sentence_spans
+from .links import sources
 from .records import Passage, is_question_of
 
 NOT_FOUND = "No transcript in the corpus answers this; closest passages:"
@@ -44,6 +45,7 @@ class Hit:
             "start": p.start, "end": p.end, "timestamp": timestamp(p.start),
             "text": p.text, "context": p.context, "context_speaker": p.context_speaker,
             "highlights": [list(h) for h in self.highlights], "citation": self.citation(),
+            "language": p.language, "sources": sources(p.url),
         }
 
 
@@ -209,10 +211,22 @@ def compose_answer(
 
 
 _WORD = re.compile(r"[a-z0-9]{3,}")
+_CYRILLIC_WORD = re.compile(r"[а-яё]{3,}")
 
 
 def _words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
+    """The words a question and a sentence are compared on: Latin words as they are, Russian
+    words stemmed (an inflected "железной дороге" still matches "железную дорогу")."""
+    low = text.lower()
+    words = _WORD.findall(low)
+    cyrillic = _CYRILLIC_WORD.findall(low)
+    return words + _russian_stems(cyrillic) if cyrillic else words
+
+
+def _russian_stems(words: list[str]) -> list[str]:
+    import Stemmer
+
+    return Stemmer.Stemmer("russian").stemWords([w.replace("ё", "е") for w in words])
 
 
 def _unlabelled(p: Passage, sentence: str) -> str:

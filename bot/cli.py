@@ -199,7 +199,8 @@ def cmd_index(args: argparse.Namespace) -> int:
             _print_json({"files": [r.__dict__ for r in results], "problems": problems})
         else:
             for r in results:
-                print(r.problem or f"{r.rel}: {r.format}, {r.turns} turns, {r.speakers} speakers")  # a problem names its file
+                print(r.problem or f"{r.rel}: {r.format}, {r.turns} turns, {r.speakers} speakers, "
+                      f"language {r.language}")  # a problem names its file
             for line in problems:
                 if not any(line == r.problem for r in results):
                     print(f"warning: {line}", file=sys.stderr)
@@ -311,6 +312,8 @@ def format_answer_json(result: dict[str, Any]) -> str:
     lines.append("")
     for h in result["hits"]:
         lines.append(f"{h['citation']}  ({h['relevance']} match, similarity {h['similarity']:.2f})")
+        if h.get("sources"):  # a Kremlin transcript: both language versions
+            lines.append("    " + " · ".join(f"{src['label']}: {src['url']}" for src in h["sources"]))
         if h.get("context"):
             lines.append(f"    in reply to {h.get('context_speaker') or 'previous turn'}: {h['context'][:200]}")
         for para in h["text"].split("\n"):
@@ -336,6 +339,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
     print(f"transcripts:  {stats['transcripts']}")
     print(f"passages:     {stats['passages']}")
     print(f"speakers:     {stats['speakers']}")
+    if stats.get("languages"):
+        print("languages:    " + ", ".join(f"{code} {n}" for code, n in stats["languages"].items()))
     if stats["date_range"]:
         print(f"dates:        {stats['date_range'][0]} .. {stats['date_range'][1]}")
     print(f"model:        {stats['model']} ({stats['dimension']} dimensions)")

@@ -352,6 +352,7 @@ class TranscriptBot:
             "index": str(self.settings.index), "corpus": manifest.get("corpus"),
             "transcripts": len(manifest.get("transcripts", {})), "passages": len(data.passages),
             "speakers": len(self.directory.people),
+            "languages": store.language_counts(manifest),
             "top_speakers": [{"person": p.key, "turns": p.turns, "labels": sorted(p.labels)} for p in self.directory.people[:10]],
             "date_range": [dates[0], dates[-1]] if dates else None,
             "model": manifest.get("model", {}).get("name"), "dimension": manifest.get("model", {}).get("dimension"),

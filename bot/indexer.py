@@ -30,7 +30,8 @@ from .corpus import CorpusFile, read_transcript, scan
 from .decoding import MAX_FILE_BYTES
 from .embedding import Embedder
 from .errors import BotError, IndexCorrupt, IndexMismatch, IndexMissing, UnreadableFile
-from .keyword import KeywordIndex
+from .keyword import STEMMER, STOPWORDS, KeywordIndex
+from .language import UNDETERMINED
 from .records import Passage
 from .vectorstore import FaissStore, MilvusStore, StoreSpec, VectorStore
 
@@ -53,6 +54,7 @@ class SyncReport:
     reused: int = 0
     seconds: float = 0.0
     rebuilt_because: str | None = None
+    languages_recorded: int = 0  # unchanged transcripts whose language this update recorded (older indexes)
     wrote: bool = False
     phases: dict[str, float] = field(default_factory=dict)  # seconds per step, where an update spends its time
 
@@ -70,7 +72,9 @@ class SyncReport:
             f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
             f"{len(self.unchanged)} unchanged transcripts{f', {len(self.skipped)} unreadable files skipped' if self.skipped else ''}; "
             f"{self.passages} passages "
-            f"({self.embedded} embedded, {self.reused} vectors reused); {self.seconds:.1f} s"
+            f"({self.embedded} embedded, {self.reused} vectors reused)"
+            f"{f'; language recorded for {self.languages_recorded} transcripts' if self.languages_recorded else ''}"
+            f"; {self.seconds:.1f} s"
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -80,6 +84,7 @@ class SyncReport:
             "problems": self.problems,
             "passages": self.passages, "embedded": self.embedded, "reused": self.reused,
             "seconds": round(self.seconds, 2), "rebuilt_because": self.rebuilt_because, "phases": self.phases,
+            "languages_recorded": self.languages_recorded,
         }
 
 
@@ -209,6 +214,9 @@ def sync(
             if before and before["fingerprint"] == item.fingerprint:
                 report.unchanged.append(item.rel)
                 transcripts[item.rel] = before
+                if "language" not in before:  # indexed before languages were recorded: read it, embed nothing
+                    transcripts[item.rel] = {**before, "language": _language_of(item, max_bytes)}
+                    report.languages_recorded += 1
                 continue
             was = old_skipped.get(item.rel)
             if was and was.get("fingerprint") == item.fingerprint:  # unreadable last time, unchanged since
@@ -239,13 +247,13 @@ def sync(
             (report.changed if before else report.added).append(item.rel)
             transcripts[item.rel] = _transcript_entry(item, parsed, len(new))
         report.removed = sorted(set(old_transcripts) - set(transcripts))
-        upgrading = old is not None and old.keyword is None
+        upgrading = old is not None and (old.keyword is None or old.keyword.stemmer != STEMMER)
         old_kind = old.manifest.get("vector_index", {}).get("kind", "flat") if old else None
         n_passages = sum(int(e.get("passages", 0)) for e in transcripts.values())
         kind = _vector_kind(approximate, old_kind, n_passages) if spec.kind == "faiss" else "flat"
         same_store = old is not None and store.same_collection(StoreSpec.of_manifest(old.manifest), spec)
         if (old and not fresh and not report.removed and kind == old_kind and not upgrading
-                and skipped == old_skipped and same_store):
+                and skipped == old_skipped and same_store and not report.languages_recorded):
             report.passages = n_passages
             report.seconds = time.perf_counter() - started
             return report  # only unreadable changes, whose old versions stay: nothing to write
@@ -325,8 +333,8 @@ def sync(
             "model": {"name": model, "dimension": dimension, "normalized": True, "metric": "inner_product"},
             "passage_rules": PASSAGE_RULES,
             "embedding_text": EMBEDDING_MODE,
-            "keyword": {"scoring": "bm25-lucene", "k1": 1.2, "b": 0.75, "text": KEYWORD_MODE, "stemmer": "english",
-                        "stopwords": "bm25s english"},
+            "keyword": {"scoring": "bm25-lucene", "k1": 1.2, "b": 0.75, "text": KEYWORD_MODE, "stemmer": keyword.stemmer,
+                        "stopwords": STOPWORDS[keyword.stemmer]},
             "vector_index": {"kind": kind, "storage": "fp16"},
             "built_at": old.manifest.get("built_at", now) if old else now,
             "corpus": str(corpus),
@@ -347,6 +355,8 @@ def _nothing_changed(files: list[CorpusFile], manifest: dict[str, Any], approxim
     """Whether the index already matches the corpus, judged from the manifest alone."""
     if manifest.get("format_version") != store.FORMAT_VERSION or compare(files, manifest).stale:
         return False
+    if store.keyword_stemmer(manifest) != STEMMER or _languages_missing(manifest):
+        return False  # re-tokenise the keyword rows / record languages (no re-embedding)
     if vector_store is not None and not store.same_collection(StoreSpec.of_manifest(manifest), vector_store):
         return False
     if StoreSpec.of_manifest(manifest).kind != "faiss":
@@ -397,10 +407,11 @@ def _vector_kind(approximate: bool | None, old_kind: str | None, n_passages: int
 
 
 def _keyword_base(old: store.Stored | None) -> KeywordIndex:
-    """The keyword index the update starts from (a format-1 index gets one built from its passages)."""
+    """The keyword index the update starts from (a format-1 index, or one counted with an older
+    tokeniser, gets one built from its passages: re-tokenised, not re-embedded)."""
     if old is None:
         return KeywordIndex.build([])
-    if old.keyword is not None:
+    if old.keyword is not None and old.keyword.stemmer == STEMMER:
         return old.keyword
     return KeywordIndex.build([embedding_text(p, KEYWORD_MODE) for p in old.all_passages()])
 
@@ -464,8 +475,22 @@ def _transcript_entry(item: CorpusFile, parsed, n_passages: int) -> dict[str, An
     return {
         "fingerprint": item.fingerprint, "format": parsed.format, "title": parsed.meta.title,
         "date": parsed.meta.date, "place": parsed.meta.place, "url": parsed.meta.url,
+        "language": parsed.meta.language or UNDETERMINED,
         "turns": len(parsed.turns), "speakers": len(speakers), "passages": n_passages,
     }
+
+
+def _language_of(item: CorpusFile, max_bytes: int) -> str:
+    """The language of an unchanged transcript that an older index did not record (read, not embedded)."""
+    try:
+        return read_transcript(item, max_bytes).meta.language or UNDETERMINED
+    except UnreadableFile:
+        return UNDETERMINED
+
+
+def _languages_missing(manifest: dict[str, Any]) -> bool:
+    """Whether an older index lacks the language of some transcript (the next update records it)."""
+    return any("language" not in entry for entry in manifest.get("transcripts", {}).values())
 
 
 @dataclass
@@ -475,6 +500,7 @@ class CheckedFile:
     turns: int
     speakers: int
     problem: str | None = None
+    language: str | None = None
 
 
 def check(corpus: Path, max_bytes: int = MAX_FILE_BYTES) -> tuple[list[CheckedFile], list[str]]:
@@ -491,5 +517,6 @@ def check(corpus: Path, max_bytes: int = MAX_FILE_BYTES) -> tuple[list[CheckedFi
             continue
         problems.extend(parsed.warnings)
         speakers = {t.speaker for t in parsed.turns if t.speaker}
-        results.append(CheckedFile(item.rel, parsed.format, len(parsed.turns), len(speakers)))
+        results.append(CheckedFile(item.rel, parsed.format, len(parsed.turns), len(speakers),
+                                   language=parsed.meta.language))
     return results, problems

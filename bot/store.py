@@ -40,7 +40,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from .errors import BotError, IndexBusy, IndexCorrupt, IndexMismatch, IndexMissing
-from .keyword import KeywordIndex
+from .keyword import LEGACY_STEMMER, KeywordIndex
 from .records import Passage, is_question_of
 from .vectorstore import FaissStore, MilvusStore, StoreSpec, VectorStore
 
@@ -130,6 +130,10 @@ class IndexData:
         self.row_of = {p.id: row for row, p in enumerate(self.passages)}
         self.ids = np.array([p.id for p in self.passages], dtype=np.int64)
         self.transcript_names = sorted(self.manifest.get("transcripts", {}))
+        # Each transcript's language, from the manifest (None for an index that predates it).
+        self.languages = {rel: e.get("language") for rel, e in self.manifest.get("transcripts", {}).items()}
+        for p in self.passages:
+            p.language = self.languages.get(p.transcript)
         self._title_keyword: KeywordIndex | None = None
         # Per-row codes, so that filters and preferences select rows with numpy, not a Python loop.
         self.speaker_labels = sorted({p.speaker for p in self.passages if p.speaker})
@@ -167,6 +171,15 @@ def title_text(entry: dict[str, Any], rel: str) -> str:
     """What represents a transcript as a whole: its title and place."""
     title = entry.get("title") or rel
     return f"{title} ({entry['place']})" if entry.get("place") else title
+
+
+def language_counts(manifest: dict[str, Any]) -> dict[str, int]:
+    """How many transcripts are in each language, most first ("unrecorded": indexed before
+    languages were recorded; the next ``transcript-bot index`` records them)."""
+    from collections import Counter
+
+    counts = Counter(e.get("language") or "unrecorded" for e in manifest.get("transcripts", {}).values())
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def manifest_path(folder: Path) -> Path:
@@ -232,7 +245,7 @@ def load(folder: Path, model: str | None = None, passage_rules: str | None = Non
     passages_file = folder / files["passages"]["path"]
     passages = [Passage.from_json(json.loads(line)) for line in _lines(passages_file)]
     vectors = _open_vectors(folder, manifest, len(passages), mmap, _reader_spec(folder, manifest, store), corpus)
-    keyword = _load_keyword(folder, files, len(passages), corpus)
+    keyword = _load_keyword(folder, files, len(passages), corpus, keyword_stemmer(manifest))
     titles = _load_titles(folder, manifest, corpus)
     return IndexData(folder, manifest, passages, vectors.index if isinstance(vectors, FaissStore) else None, keyword,
                      int(manifest.get("generation", 0)), titles, vectors)
@@ -296,8 +309,8 @@ def open_for_update(folder: Path, manifest: dict[str, Any], target: StoreSpec | 
                                f"{len(lines)} passages; {_rebuild(folder, corpus)}")
     else:
         vectors = _open_vectors(folder, manifest, len(lines), False, here, corpus)
-    keyword = (_load_keyword(folder, files, len(lines), corpus) if manifest.get("format_version") == FORMAT_VERSION
-               else None)
+    keyword = (_load_keyword(folder, files, len(lines), corpus, keyword_stemmer(manifest))
+               if manifest.get("format_version") == FORMAT_VERSION else None)
     return Stored(folder, manifest, lines, vectors, keyword, _load_titles(folder, manifest, corpus), corpus)
 
 
@@ -365,10 +378,17 @@ def _read_vectors(folder: Path, manifest: dict[str, Any], n_passages: int, mmap:
     return vectors
 
 
-def _load_keyword(folder: Path, files: dict[str, Any], n_passages: int, corpus: Path | None) -> KeywordIndex:
+def keyword_stemmer(manifest: dict[str, Any]) -> str:
+    """The tokeniser the manifest's keyword counts were made with (indexes before Russian
+    support recorded "english", and are read with it)."""
+    return str(manifest.get("keyword", {}).get("stemmer") or LEGACY_STEMMER)
+
+
+def _load_keyword(folder: Path, files: dict[str, Any], n_passages: int, corpus: Path | None,
+                  stemmer: str) -> KeywordIndex:
     path = folder / files["keyword"]["path"]
     try:
-        return KeywordIndex.load(path, n_passages)
+        return KeywordIndex.load(path, n_passages, stemmer)
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise IndexCorrupt(f"{path}: unreadable keyword index ({exc}); {_rebuild(folder, corpus)}") from None
 

@@ -188,6 +188,10 @@ def card_html(hit: dict[str, Any], anchor: str, abstained: bool, neighbours: Seq
     source = link(hit.get("link") or hit.get("url"), "Open source ↗", "tb-source")
     if not safe_url(hit.get("link") or hit.get("url")):
         source = f'<span class="tb-source tb-nolink">file {esc(hit.get("transcript"))}</span>'
+    elif hit.get("sources"):  # a Kremlin transcript: its own link, then the other language's version
+        first, *others = hit["sources"]
+        source = " · ".join([link(hit.get("link") or hit.get("url"), f"{first.get('label')} ↗", "tb-source"),
+                             *(link(o.get("url"), f"{o.get('label')} ↗", "tb-source-other") for o in others)])
     return (
         f'<article class="tb-card" id="{anchor}-h{rank}">'
         f'<div class="tb-card-head"><span class="tb-num">[{rank}]</span>'
@@ -387,6 +391,7 @@ def corpus_html(
         ("Transcripts", f"{stats.get('transcripts', 0):,}"),
         ("Passages", f"{stats.get('passages', 0):,}"),
         ("Speakers", f"{stats.get('speakers', 0):,}"),
+        ("Languages", esc(", ".join(f"{code} {n:,}" for code, n in (stats.get("languages") or {}).items()) or "–")),
         ("Dates", span),
         ("Model", f"{esc(stats.get('model'))} ({esc(stats.get('dimension'))} dims)"),
         ("Index", f"{(stats.get('index_bytes') or 0) / 1e6:.1f} MB, generation {esc(stats.get('generation'))}"),
@@ -593,6 +598,7 @@ a.tb-cite:hover, a.tb-cite:focus { text-decoration: underline; }
 #tb-conversation .tb-text p:last-child, #tb-who-out .tb-text p:last-child { margin-bottom: 0.2em !important; }
 .tb-text mark { background: rgba(255, 214, 0, 0.42); color: inherit; padding: 0 1px; border-radius: 2px; }
 a.tb-source { font-weight: 600; color: var(--color-accent); white-space: nowrap; }
+a.tb-source-other { color: var(--color-accent); white-space: nowrap; }
 .tb-nolink { color: var(--tb-muted); }
 details.tb-context { margin-top: 4px; font-size: 0.9rem; }
 details.tb-context summary { cursor: pointer; color: var(--color-accent); font-weight: 600; padding: 2px 0; }
