@@ -3,7 +3,8 @@
 The answer is never generated text: it is the one to three source sentences that best
 answer the question, quoted verbatim from the hits, each followed by the [n] of its hit.
 Citations carry everything a reader needs to check a quote: speaker, title, date, place,
-turn number, time (for recordings) and the source link.
+turn number, time (for recordings) and the source link; a hit also names its transcript's
+language and, for a Kremlin transcript, both language versions (`links.sources`).
 """
 
 from __future__ import annotations

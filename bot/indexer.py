@@ -490,7 +490,8 @@ def _language_of(item: CorpusFile, max_bytes: int) -> str:
 
 def _languages_missing(manifest: dict[str, Any]) -> bool:
     """Whether an older index lacks the language of some transcript (the next update records it)."""
-    return any("language" not in entry for entry in manifest.get("transcripts", {}).values())
+    skipped = manifest.get("skipped", {})  # unreadable now: kept as indexed, nothing to read the language from
+    return any("language" not in entry for rel, entry in manifest.get("transcripts", {}).items() if rel not in skipped)
 
 
 @dataclass
