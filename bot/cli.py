@@ -316,6 +316,10 @@ def format_answer_json(result: dict[str, Any]) -> str:
     else:
         lines.append(f"Answer: {result['answer']}")
     lines.append("")
+    if result.get("language"):
+        from .multilingual import language_name, space_description
+
+        lines.append(f"Language: {language_name(result['language'])}; searched in: {space_description(result.get('space'))}")
     for h in result["hits"]:
         lines.append(f"{h['citation']}  ({h['relevance']} match, similarity {h['similarity']:.2f})")
         if h.get("context"):

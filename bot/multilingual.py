@@ -88,5 +88,25 @@ class MultilingualEmbedder:
         return self.model.token_count(text)
 
 
+def language_name(code: str | None) -> str:
+    """``"Russian (ru)"`` for ``"ru"``: how messages and pages name a detected language."""
+    if not code or code == "und":
+        return "undetermined"
+    try:
+        from lingua import IsoCode639_1, Language
+
+        return f"{Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper())).name.title()} ({code})"
+    except (ImportError, AttributeError, ValueError):
+        return code
+
+
+def space_description(space: str | None) -> str:
+    """What an answer's ``space`` means, in words (CLI and web)."""
+    if not space:
+        return "not searched (no vector space of this index serves the language)"
+    names = {ENGLISH_SPACE: "English space (all-MiniLM-L6-v2)", SPACE: "multilingual space (multilingual-e5-small)"}
+    return " + ".join(names.get(part, part) for part in space.split("+"))
+
+
 def load_multilingual(threads: int | None = None) -> MultilingualEmbedder:
     return MultilingualEmbedder(threads=threads)
