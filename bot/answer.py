@@ -58,11 +58,14 @@ class Answer:
     hits: list[Hit]
     understood: dict[str, Any] = field(default_factory=dict)  # inferred speaker/date/follow-up
     generation: int | None = None  # the index generation every hit was read from
+    language: str | None = None  # the question's language (ISO 639-1, "und" when undetermined)
+    space: str | None = None  # what answered: "english", "multilingual" (both joined by "+"), "keyword" (BM25 over transcripts in the question's language, no multilingual space), or None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "question": self.question, "answer": self.answer, "abstained": self.abstained,
             "understood": self.understood, "index_generation": self.generation,
+            "language": self.language, "space": self.space,
             "hits": [h.to_json() for h in self.hits],
         }
 

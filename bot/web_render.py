@@ -274,6 +274,11 @@ def turn_html(index: int, turn: dict[str, Any], titles: dict[str, str]) -> str:
     if not turn.get("infer", True):
         parts.append('<div class="tb-used">Asked without inferred speakers, dates or follow-up.</div>')
     parts.append(understood_html(result.get("understood") or {}, titles))
+    if result.get("language"):
+        from .multilingual import language_name, space_description
+
+        parts.append(f'<div class="tb-lang">Language: {esc(language_name(result["language"]))} · searched in: '
+                     f'{esc(space_description(result.get("space")))}</div>')
     if abstained:
         reason = (result.get("understood") or {}).get("abstention_reason")
         why = f'<div class="tb-why">Why: {esc(reason)}.</div>' if isinstance(reason, str) and reason else ""
@@ -553,7 +558,7 @@ CSS = """
 .tb-q-label, .tb-answer-label, .tb-cards-head, .tb-understood-label { font-size: 0.72rem; text-transform: uppercase;
   letter-spacing: 0.06em; color: var(--tb-muted); font-weight: 600; }
 .tb-q-text { font-size: 1.08rem; font-weight: 600; overflow-wrap: anywhere; }
-.tb-used { font-size: 0.85rem; color: var(--tb-muted); margin: 2px 0 6px; }
+.tb-used, .tb-lang { font-size: 0.85rem; color: var(--tb-muted); margin: 2px 0 6px; }
 .tb-understood { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; margin: 4px 0 8px; }
 .tb-chip { font-size: 0.8rem; border: 1px solid var(--border-color-primary); border-radius: 999px; padding: 1px 9px;
   background: var(--background-fill-secondary); }
