@@ -8,8 +8,12 @@ questions plus conversation into searches.
 
 Each question's language is detected (`language.detect`). An English one is searched in the
 English space (MiniLM); one in another language in the index's multilingual space (e5, with
-BM25 for the words it shares with the corpus), and, when the index has no such space, it is
-not answered: the `Answer` abstains and says what the bot can do instead.
+BM25 for the words it shares with the corpus). When the index has no such space, a question in
+a language some of its transcripts are in (their language is in the manifest) is answered by
+BM25 over their words (space "keyword"), and any other is not answered: the `Answer` abstains
+and says what the bot can do instead. An English question over an index whose multilingual
+space covers transcripts in other languages is searched in that space instead, the only one that
+matches it to them.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import store
-from .abstention import Abstention, decide
+from .abstention import decide, decide_by_words
 from .answer import NOT_FOUND, Answer, Hit, compose_answer, ranked_labels, relevance_label
 from .chunking import PASSAGE_RULES, join_overlapping
 from .dates import normalise_iso, range_bounds
@@ -194,13 +198,19 @@ class TranscriptBot:
 
         language = detect(question)
         boosts, understood = self._understand(question, opts, directory)
-        english = _english(language)
+        english = _english(language) and not _across_languages(data)
         by_keyword = not english and data.multilingual is None and _holds(data, language)
         if not english and data.multilingual is None and not by_keyword:
             return self._cannot_serve(question, language, understood, data)
         encoder = self.embedder if english or by_keyword else self.multilingual_embedder
+        # Across languages (the multilingual space over transcripts in a language other than the
+        # question's), words match only the passages and titles in the question's language, which
+        # would crowd out the others: the multilingual vectors alone rank.
+        across = not english and not by_keyword and _other_languages(data, language)
         if by_keyword:  # transcripts in the question's language, no multilingual space: their words decide
             retriever = Retriever(data, replace(self.config, fusion="keyword"))
+        elif across:
+            retriever = Retriever(data, replace(self.config, fusion="dense"), vectors=data.multilingual)
         elif not english:
             retriever = Retriever(data, self.config, vectors=data.multilingual)
         second = None
@@ -228,7 +238,7 @@ class TranscriptBot:
                 boosts.transcripts[rel] = self.config.transcript_boost
             understood["continues"] = sorted(boosts.transcripts)
         # Title vectors are in the English space: another language matches titles by keyword only.
-        title_match = self._title_boosts(question, qvec if english else None, boosts, data)
+        title_match = {} if across else self._title_boosts(question, qvec if english else None, boosts, data)
         focus = self._focus(question, title_match, data, encoder)
         if focus is not None:
             understood["event"] = {"transcripts": focus.transcripts, "detail_question": focus.keyword_text}
@@ -320,9 +330,12 @@ class TranscriptBot:
         filters = self._filters(opts, data, directory)
         boosts, _ = self._understand(question, opts, directory)
         language = detect(question)
-        if not _english(language) and data.multilingual is None and _holds(data, language):
+        english = _english(language) and not _across_languages(data)
+        if not english and data.multilingual is None and _holds(data, language):
             retriever = Retriever(data, replace(self.config, fusion="keyword"))
-        elif not _english(language) and data.multilingual is not None:
+        elif not english and data.multilingual is not None and _other_languages(data, language):
+            retriever = Retriever(data, replace(self.config, fusion="dense"), vectors=data.multilingual)
+        elif not english and data.multilingual is not None:
             retriever = Retriever(data, self.config, vectors=data.multilingual)
             return retriever.search(self.multilingual_embedder.embed_query(question), question, k=opts.k,
                                     filters=filters, boosts=boosts)
@@ -342,8 +355,7 @@ class TranscriptBot:
         ]
         top_similarity = closest
         if by_keyword:  # ranked by the words the question shares with transcripts in its language
-            shared = any(s.keyword > 0 for s in found[:ABSTAIN_LOOKS_AT])
-            verdict = Abstention(not shared, None if shared else "no passage shares a word with the question")
+            verdict = decide_by_words(question, data.keyword)
         elif english:
             verdict = decide(question, top_similarity, (data.keyword, data.title_keyword), self.config.abstain_below,
                              self.config.abstain_below_if_unknown, context_text)
@@ -642,6 +654,19 @@ def _holds(data: store.IndexData, language: Detected) -> bool:
     """Whether the index has transcripts in ``language`` (its keyword index then serves the
     question's words even without a multilingual space)."""
     return language.code in set(data.languages.values())
+
+
+def _other_languages(data: store.IndexData, language: Detected) -> bool:
+    """Whether the index has transcripts in a language other than ``language`` (or unrecorded)."""
+    code = "en" if language.code == "und" else language.code
+    return any(known != code for known in data.languages.values())
+
+
+def _across_languages(data: store.IndexData) -> bool:
+    """Whether an English question must be matched across languages: the index has the
+    multilingual space and transcripts in another language, which the English space (MiniLM)
+    cannot match an English question to; the multilingual space can, for every transcript."""
+    return data.multilingual is not None and any(code not in (None, "en", "und") for code in data.languages.values())
 
 
 def _english(language: Detected) -> bool:

