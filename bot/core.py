@@ -205,12 +205,11 @@ class TranscriptBot:
         encoder = self.embedder if english or by_keyword else self.multilingual_embedder
         # Across languages (the multilingual space over transcripts in a language other than the
         # question's), words match only the passages and titles in the question's language, which
-        # would crowd out the others: the multilingual vectors alone rank.
+        # would crowd out the others: the multilingual vectors rank, helped only by the numbers the
+        # question shares with passages ("100 миллионов" and "$100 million"), and titles are not matched.
         across = not english and not by_keyword and _other_languages(data, language)
         if by_keyword:  # transcripts in the question's language, no multilingual space: their words decide
             retriever = Retriever(data, replace(self.config, fusion="keyword"))
-        elif across:
-            retriever = Retriever(data, replace(self.config, fusion="dense"), vectors=data.multilingual)
         elif not english:
             retriever = Retriever(data, self.config, vectors=data.multilingual)
         second = None
@@ -242,6 +241,8 @@ class TranscriptBot:
         focus = self._focus(question, title_match, data, encoder)
         if focus is not None:
             understood["event"] = {"transcripts": focus.transcripts, "detail_question": focus.keyword_text}
+        if across:
+            keyword_text = _numbers(keyword_text)
         found = retriever.search(qvec, keyword_text, k=max(opts.k, ABSTAIN_LOOKS_AT), filters=filters, boosts=boosts,
                                  focus=focus, second=second)
         # Abstention looks at the same top passages whatever k is, so k never changes the verdict.
@@ -333,11 +334,10 @@ class TranscriptBot:
         english = _english(language) and not _across_languages(data)
         if not english and data.multilingual is None and _holds(data, language):
             retriever = Retriever(data, replace(self.config, fusion="keyword"))
-        elif not english and data.multilingual is not None and _other_languages(data, language):
-            retriever = Retriever(data, replace(self.config, fusion="dense"), vectors=data.multilingual)
         elif not english and data.multilingual is not None:
             retriever = Retriever(data, self.config, vectors=data.multilingual)
-            return retriever.search(self.multilingual_embedder.embed_query(question), question, k=opts.k,
+            words = _numbers(question) if _other_languages(data, language) else question  # as in `ask`
+            return retriever.search(self.multilingual_embedder.embed_query(question), words, k=opts.k,
                                     filters=filters, boosts=boosts)
         return retriever.search(self.embedder.embed_query(question), question, k=opts.k, filters=filters, boosts=boosts)
 
@@ -654,6 +654,11 @@ def _holds(data: store.IndexData, language: Detected) -> bool:
     """Whether the index has transcripts in ``language`` (its keyword index then serves the
     question's words even without a multilingual space)."""
     return language.code in set(data.languages.values())
+
+
+def _numbers(text: str) -> str:
+    """The numbers of ``text``: the words a question shares with passages in any language."""
+    return " ".join(re.findall(r"\d+", text))
 
 
 def _other_languages(data: store.IndexData, language: Detected) -> bool:
