@@ -36,7 +36,7 @@ from .dates import normalise_iso, range_bounds
 from .embedding import Embedder, load_embedder
 from .errors import BadQuery, BotError
 from .indexer import Freshness, freshness
-from .language import Detected, detect
+from .language import Detected, detect, script_of
 from .multilingual import ENGLISH_SPACE, KEYWORD_SPACE, SPACE as MULTILINGUAL_SPACE, language_name
 from .query import SpeakerDirectory, find_dates, is_follow_up
 from .retrieval import Boosts, Filters, Focus, RetrievalConfig, Retriever, ScoredPassage, Second
@@ -205,8 +205,9 @@ class TranscriptBot:
         encoder = self.embedder if english or by_keyword else self.multilingual_embedder
         # Across languages (the multilingual space over transcripts in a language other than the
         # question's), words match only the passages and titles in the question's language, which
-        # would crowd out the others: the multilingual vectors rank, helped only by the numbers the
-        # question shares with passages ("100 миллионов" and "$100 million"), and titles are not matched.
+        # would crowd out the others: the multilingual vectors rank, helped only by the words any
+        # passage may share with it (numbers: "100 миллионов" and "$100 million"; a Latin-script
+        # name in a Russian question), and titles are not matched.
         across = not english and not by_keyword and _other_languages(data, language)
         if by_keyword:  # transcripts in the question's language, no multilingual space: their words decide
             retriever = Retriever(data, replace(self.config, fusion="keyword"))
@@ -242,7 +243,7 @@ class TranscriptBot:
         if focus is not None:
             understood["event"] = {"transcripts": focus.transcripts, "detail_question": focus.keyword_text}
         if across:
-            keyword_text = _numbers(keyword_text)
+            keyword_text = _shared_words(keyword_text)
         found = retriever.search(qvec, keyword_text, k=max(opts.k, ABSTAIN_LOOKS_AT), filters=filters, boosts=boosts,
                                  focus=focus, second=second)
         # Abstention looks at the same top passages whatever k is, so k never changes the verdict.
@@ -336,7 +337,7 @@ class TranscriptBot:
             retriever = Retriever(data, replace(self.config, fusion="keyword"))
         elif not english and data.multilingual is not None:
             retriever = Retriever(data, self.config, vectors=data.multilingual)
-            words = _numbers(question) if _other_languages(data, language) else question  # as in `ask`
+            words = _shared_words(question) if _other_languages(data, language) else question  # as in `ask`
             return retriever.search(self.multilingual_embedder.embed_query(question), words, k=opts.k,
                                     filters=filters, boosts=boosts)
         return retriever.search(self.embedder.embed_query(question), question, k=opts.k, filters=filters, boosts=boosts)
@@ -656,9 +657,11 @@ def _holds(data: store.IndexData, language: Detected) -> bool:
     return language.code in set(data.languages.values())
 
 
-def _numbers(text: str) -> str:
-    """The numbers of ``text``: the words a question shares with passages in any language."""
-    return " ".join(re.findall(r"\d+", text))
+def _shared_words(text: str) -> str:
+    """The words of ``text`` that passages in any language may share with it: numbers, and words
+    in another script than the text's own (a Latin "NATO" or "Gazprom" in a Russian question)."""
+    own = script_of(text)
+    return " ".join(w for w in re.findall(r"[^\W_]+", text) if w.isdigit() or script_of(w) != own)
 
 
 def _other_languages(data: store.IndexData, language: Detected) -> bool:
