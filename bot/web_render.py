@@ -414,12 +414,13 @@ def corpus_html(
         rows.append(
             f'<tr><td class="tb-nowrap">{esc(t.get("date") or "undated")}</td>'
             f"<td>{link(t.get('url'), t.get('title') or rel)}</td><td>{esc(t.get('place') or '')}</td>"
+            f"<td>{esc(t.get('language') or '')}</td>"
             f'<td class="tb-num-cell">{esc(t.get("turns", ""))}</td>'
             f'<td class="tb-num-cell">{esc(t.get("passages", ""))}</td></tr>'
         )
     table = (
         '<div class="tb-table-wrap"><table class="tb-table"><thead><tr><th>Date</th><th>Title</th><th>Place</th>'
-        f"<th>Turns</th><th>Passages</th></tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+        f"<th>Language</th><th>Turns</th><th>Passages</th></tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
     )
     return (
         f'<div class="tb-corpus">{warn}<div class="tb-tiles">{tile_html}</div>'

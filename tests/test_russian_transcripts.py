@@ -451,3 +451,11 @@ def test_an_english_question_still_finds_english_passages_in_a_mixed_index(mixed
     top = answer.hits[0].passage
     assert top.transcript in (f"kremlin/{ENGLISH_FILES[0]}", f"ru/{PYONGYANG}")
     assert "railway" in top.text or "железную дорогу" in top.text
+
+
+def test_the_web_corpus_panel_shows_languages(ru_bot):
+    from bot import web_render as R
+
+    html = R.corpus_html(ru_bot.stats(), "up to date", False, ru_bot.data.manifest["transcripts"], ru_bot.speakers())
+    assert "<span>Languages</span><b>ru 5</b>" in html
+    assert "<th>Language</th>" in html and html.count("<td>ru</td>") == 5
