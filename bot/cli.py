@@ -356,6 +356,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         print(f"dates:        {stats['date_range'][0]} .. {stats['date_range'][1]}")
     print(f"model:        {stats['model']} ({stats['dimension']} dimensions)")
     print(f"vectors:      {stats['vector_store']}")
+    print(f"multilingual: {stats['multilingual'] or 'no (questions in other languages need: transcript-bot index --multilingual)'}")
     print(f"last update:  {stats['updated_at']}")
     print("most turns:")
     for s in stats["top_speakers"]:

@@ -212,7 +212,7 @@ class TranscriptBot:
         if by_keyword:  # transcripts in the question's language, no multilingual space: their words decide
             retriever = Retriever(data, replace(self.config, fusion="keyword"))
         elif not english:
-            retriever = Retriever(data, self.config, vectors=data.multilingual)
+            retriever = self._multilingual_retriever(data)
         second = None
         if english and data.multilingual is not None and self.config.multilingual_weight > 0:
             second = Second(data.multilingual, self.multilingual_embedder.embed_query(question))
@@ -259,17 +259,25 @@ class TranscriptBot:
             answer.space = f"{ENGLISH_SPACE}+{MULTILINGUAL_SPACE}"
         return answer
 
+    def _multilingual_retriever(self, data: store.IndexData) -> Retriever:
+        """A retriever over the multilingual space, with that space's keyword weight."""
+        return Retriever(data, replace(self.config, keyword_weight=self.config.multilingual_keyword_weight),
+                         vectors=data.multilingual)
+
     def _cannot_serve(self, question: str, language: Detected, understood: dict[str, Any],
                       data: store.IndexData) -> Answer:
         """The answer to a question in a language the index has no space for: no passages (the
         English space would return confident junk), and what the user can do instead."""
-        command = store.index_command(self.settings.index, self.settings.corpus, "--multilingual")
-        reason = (f"the question is in {language_name(language.code)}, and this index has only the English vector "
-                  f"space (all-MiniLM-L6-v2), which cannot match it; ask in English, or add the multilingual "
-                  f"space with: {command}")
+        reason = self._cannot_serve_reason(language)
         understood.update(follow_up=False, abstention_reason=reason)
         return Answer(question=question, answer=f"Not answered: {reason}.", abstained=True, hits=[],
                       understood=understood, generation=data.generation, language=language.code, space=None)
+
+    def _cannot_serve_reason(self, language: Detected) -> str:
+        command = store.index_command(self.settings.index, self.settings.corpus, "--multilingual")
+        return (f"the question is in {language_name(language.code)}, and this index has only the English vector "
+                f"space (all-MiniLM-L6-v2), which cannot match it; ask in English, or add the multilingual "
+                f"space with: {command}")
 
     def _focus(self, question: str, title_match: dict[str, float], data: store.IndexData,
                encoder: Embedder | None = None) -> Focus | None:
@@ -325,7 +333,11 @@ class TranscriptBot:
         return matched
 
     def search(self, question: str, options: AskOptions | None = None) -> list[ScoredPassage]:
-        """The ranked passages alone (used by evaluation and the "who said it" view)."""
+        """The ranked passages alone (used by evaluation and the "who said it" view).
+
+        A question not in English is searched as `ask` searches it: in the multilingual space, or
+        by BM25 over the transcripts in its language; without either it is refused (BadQuery,
+        saying why) rather than ranked by the English model."""
         question, opts = check_request(question, options)
         self.maybe_reload()
         data, retriever, directory = self._snapshot()
@@ -335,8 +347,10 @@ class TranscriptBot:
         english = _english(language) and not _across_languages(data)
         if not english and data.multilingual is None and _holds(data, language):
             retriever = Retriever(data, replace(self.config, fusion="keyword"))
-        elif not english and data.multilingual is not None:
-            retriever = Retriever(data, self.config, vectors=data.multilingual)
+        elif not english:
+            if data.multilingual is None:
+                raise BadQuery(self._cannot_serve_reason(language))
+            retriever = self._multilingual_retriever(data)
             words = _shared_words(question) if _other_languages(data, language) else question  # as in `ask`
             return retriever.search(self.multilingual_embedder.embed_query(question), words, k=opts.k,
                                     filters=filters, boosts=boosts)
@@ -451,6 +465,7 @@ class TranscriptBot:
             "date_range": [dates[0], dates[-1]] if dates else None,
             "model": manifest.get("model", {}).get("name"), "dimension": manifest.get("model", {}).get("dimension"),
             "vector_index": manifest.get("vector_index"),
+            "multilingual": (manifest.get(store.MULTILINGUAL) or {}).get("model"),  # the second space's model, or None
             "vector_store": data.vector_store.spec.describe() if isinstance(data.vector_store, MilvusStore) else "faiss",
             "index_bytes": size, "built_at": manifest.get("built_at"), "updated_at": manifest.get("updated_at"),
             "generation": data.generation,

