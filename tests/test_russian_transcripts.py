@@ -459,3 +459,9 @@ def test_the_web_corpus_panel_shows_languages(ru_bot):
     html = R.corpus_html(ru_bot.stats(), "up to date", False, ru_bot.data.manifest["transcripts"], ru_bot.speakers())
     assert "<span>Languages</span><b>ru 5</b>" in html
     assert "<th>Language</th>" in html and html.count("<td>ru</td>") == 5
+
+
+def test_who_said_it_in_russian_follows_the_same_routing(ru_bot):
+    ranking = ru_bot.who("железная дорога в Европу", k=3)
+    assert ranking and ranking[0]["person"] == "В. Путин"
+    assert PYONGYANG in ranking[0]["best"]["transcript"]
