@@ -7,9 +7,10 @@ to it between questions (never mid-question, never to a half-written index), and
 questions plus conversation into searches.
 
 Each question's language is detected (`language.detect`). An English one is searched in the
-English space (MiniLM); one in another language in the index's multilingual space (e5, with
-BM25 for the words it shares with the corpus), and, when the index has no such space, it is
-not answered: the `Answer` abstains and says what the bot can do instead.
+English space (MiniLM); one in another language in the index's multilingual space (e5; BM25
+only as far as `RetrievalConfig.multilingual_keyword_weight` says, off by default), and, when
+the index has no such space, it is not answered: the `Answer` abstains and says what the bot
+can do instead.
 """
 
 from __future__ import annotations
