@@ -7,13 +7,13 @@ to it between questions (never mid-question, never to a half-written index), and
 questions plus conversation into searches.
 
 Each question's language is detected (`language.detect`). An English one is searched in the
-English space (MiniLM); one in another language in the index's multilingual space (e5, with
-BM25 for the words it shares with the corpus). When the index has no such space, a question in
-a language some of its transcripts are in (their language is in the manifest) is answered by
-BM25 over their words (space "keyword"), and any other is not answered: the `Answer` abstains
-and says what the bot can do instead. An English question over an index whose multilingual
-space covers transcripts in other languages is searched in that space instead, the only one that
-matches it to them.
+English space (MiniLM); one in another language in the index's multilingual space (e5; BM25
+only as far as `RetrievalConfig.multilingual_keyword_weight` says, off by default). When the
+index has no such space, a question in a language some of its transcripts are in (their
+language is in the manifest) is answered by BM25 over their words (space "keyword"), and any
+other is not answered: the `Answer` abstains and says what the bot can do instead. An English
+question over an index whose multilingual space covers transcripts in other languages is
+searched in that space instead, the only one that matches it to them.
 """
 
 from __future__ import annotations
@@ -205,9 +205,10 @@ class TranscriptBot:
         encoder = self.embedder if english or by_keyword else self.multilingual_embedder
         # Across languages (the multilingual space over transcripts in a language other than the
         # question's), words match only the passages and titles in the question's language, which
-        # would crowd out the others: the multilingual vectors rank, helped only by the words any
-        # passage may share with it (numbers: "100 миллионов" and "$100 million"; a Latin-script
-        # name in a Russian question), and titles are not matched.
+        # would crowd out the others: the multilingual vectors rank, helped (when
+        # multilingual_keyword_weight > 0) only by the words any passage may share with it (numbers:
+        # "100 миллионов" and "$100 million"; a Latin-script name in a Russian question), and
+        # titles are not matched.
         across = not english and not by_keyword and _other_languages(data, language)
         if by_keyword:  # transcripts in the question's language, no multilingual space: their words decide
             retriever = Retriever(data, replace(self.config, fusion="keyword"))

@@ -76,7 +76,10 @@ class RetrievalConfig:
     # are compressed into a high band (unrelated text scores ~0.75), so its thresholds differ.
     multilingual_abstain_below: float = 0.80  # top e5 similarity under which the bot abstains
     multilingual_weight: float = 0.0  # share of e5's cosine in an English question's fusion (0: MiniLM alone)
-    multilingual_keyword_weight: float = 1.0  # keyword_weight of a question searched in the multilingual space
+    # keyword_weight of a question searched in the multilingual space. e5's cosines span a narrow
+    # band (~0.75-0.87), so any BM25 match (a year, "G20") swamped them: Russian dev-30 Hit@5
+    # 0.571 at 1.0, 0.786 at 0.3, 0.857 at 0 (docs/RETRIEVAL.md, "Multilingual").
+    multilingual_keyword_weight: float = 0.0
 
 
 @dataclass
