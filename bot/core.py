@@ -213,7 +213,7 @@ class TranscriptBot:
         if by_keyword:  # transcripts in the question's language, no multilingual space: their words decide
             retriever = Retriever(data, replace(self.config, fusion="keyword"))
         elif not english:
-            retriever = self._multilingual_retriever(data)
+            retriever = self._multilingual_retriever(data, across)
         second = None
         if english and data.multilingual is not None and self.config.multilingual_weight > 0:
             second = Second(data.multilingual, self.multilingual_embedder.embed_query(question))
@@ -260,10 +260,13 @@ class TranscriptBot:
             answer.space = f"{ENGLISH_SPACE}+{MULTILINGUAL_SPACE}"
         return answer
 
-    def _multilingual_retriever(self, data: store.IndexData) -> Retriever:
-        """A retriever over the multilingual space, with that space's keyword weight."""
-        return Retriever(data, replace(self.config, keyword_weight=self.config.multilingual_keyword_weight),
-                         vectors=data.multilingual)
+    def _multilingual_retriever(self, data: store.IndexData, across: bool = True) -> Retriever:
+        """A retriever over the multilingual space. Across languages BM25 has that space's keyword
+        weight (`multilingual_keyword_weight`, off by default: its matches are not the question's
+        meaning there); over transcripts all in the question's own language it has its usual weight,
+        since there its stemmed words are that language's (Russian fixtures: Hit@5 1.0 with, 0.9 without)."""
+        weight = self.config.multilingual_keyword_weight if across else self.config.keyword_weight
+        return Retriever(data, replace(self.config, keyword_weight=weight), vectors=data.multilingual)
 
     def _cannot_serve(self, question: str, language: Detected, understood: dict[str, Any],
                       data: store.IndexData) -> Answer:
@@ -351,8 +354,9 @@ class TranscriptBot:
         elif not english:
             if data.multilingual is None:
                 raise BadQuery(self._cannot_serve_reason(language))
-            retriever = self._multilingual_retriever(data)
-            words = _shared_words(question) if _other_languages(data, language) else question  # as in `ask`
+            across = _other_languages(data, language)
+            retriever = self._multilingual_retriever(data, across)
+            words = _shared_words(question) if across else question  # as in `ask`
             return retriever.search(self.multilingual_embedder.embed_query(question), words, k=opts.k,
                                     filters=filters, boosts=boosts)
         return retriever.search(self.embedder.embed_query(question), question, k=opts.k, filters=filters, boosts=boosts)
