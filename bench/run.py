@@ -617,7 +617,13 @@ def part_multilingual(a: argparse.Namespace) -> dict[str, Any]:
     from bot.settings import DEFAULT_MODEL, Settings
 
     work = Path(a.workdir)
-    sample = subset_corpus(Path(a.corpus), work / "ml_corpus", int(a.ml_sample or 16))
+    # Real copies, not links: the corpus scan skips links that leave the corpus folder.
+    links = subset_corpus(Path(a.corpus), work / "ml_links", int(a.ml_sample or 16))
+    sample = work / "ml_corpus"
+    for link in links.rglob("*"):
+        if link.is_symlink():
+            (sample / link.relative_to(links)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(link.resolve(), sample / link.relative_to(links))
     index = work / "ml_index"
     embedder, _ = load_embedder_timed()
     with Clock() as english:

@@ -74,7 +74,7 @@ class RetrievalConfig:
     abstain_below_if_unknown: float = 0.5  # the same, when a question word is unknown to the corpus
     # The multilingual space (multilingual-e5-small), for questions not in English. e5's cosines
     # are compressed into a high band (unrelated text scores ~0.75), so its thresholds differ.
-    multilingual_abstain_below: float = 0.80  # top e5 similarity under which the bot abstains
+    multilingual_abstain_below: float = 0.79  # top e5 similarity under which the bot abstains (off-topic: 0.77-0.78)
     multilingual_weight: float = 0.0  # share of e5's cosine in an English question's fusion (0: MiniLM alone)
     # keyword_weight of a question searched in the multilingual space. e5's cosines span a narrow
     # band (~0.75-0.87), so any BM25 match (a year, "G20") swamped them: Russian dev-30 Hit@5
