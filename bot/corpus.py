@@ -1,7 +1,7 @@
 """Finding the transcripts in a corpus folder and what is known about each.
 
 A corpus is a folder tree of transcript files. Each folder may hold a ``manifest.jsonl``
-(one JSON object per file: ``file``, ``title``, ``date``, ``place``, ``url``, ...) and any
+(one JSON object per file: ``file``, ``title``, ``date``, ``place``, ``url``, ``language``, ...) and any
 file may have a same-name ``.json`` sidecar; both supply or override the metadata read from
 the file itself. Every transcript gets a fingerprint of its bytes and its metadata, which
 is how the indexer knows what changed without parsing or embedding anything.
@@ -26,8 +26,9 @@ from .formats import EXTENSIONS, choose_format
 from .records import ParsedTranscript
 
 MANIFEST = "manifest.jsonl"
-# What a manifest line or sidecar may say; ``speaker`` names the speaker of turns without a label.
-META_KEYS = ("title", "date", "place", "url", "speaker")
+# What a manifest line or sidecar may say about a transcript (anything else is ignored);
+# ``speaker`` names the speaker of turns without a label, ``language`` overrides detection.
+META_KEYS = ("title", "date", "place", "url", "speaker", "language")
 # Files that live in corpus folders but are not transcripts.
 NOT_TRANSCRIPTS = ("readme", "license", "licence", "copying", "source_copyright_notice", "notice")
 PARSER_VERSION = "5"  # 2: a title with a colon over a date line is a title; 3: conversational transcripts cut into exchanges (chunking.py); 4: exchanges record their speakers; 5: more label shapes (timestamps, affiliations, abbreviations, caseless scripts, generic roles, one turn per line), fewer prose labels, lenient UTF-8. Bump when parsing rules change, so every transcript is re-read
@@ -130,13 +131,36 @@ def read_transcript(item: CorpusFile, max_bytes: int = MAX_FILE_BYTES) -> Parsed
         named.append(f"{item.rel}: no speaker labels found; indexed without speaker names")
     parsed.warnings = [*([decoded.warning] if decoded.warning else []), *named]
     meta = item.metadata
-    for key in ("title", "date", "place", "url"):
+    for key in META_KEYS:
         value = meta.get(key)
         if value not in (None, ""):
             setattr(parsed.meta, key, str(value))
     if not parsed.meta.title:
         parsed.meta.title = item.path.stem
+    if not parsed.meta.language:
+        parsed.meta.language = transcript_language(parsed)
     return parsed
+
+
+def transcript_language(parsed: ParsedTranscript, sample: int = 3000) -> str:
+    """The language the turns are written in (ISO 639-1, "und" when there is no text to judge).
+
+    Judged from the speech alone, not the title or labels, and from a sample taken across the
+    transcript (its first, middle and last turns) so that an English transcript opening with a
+    quoted Russian proverb is still English. A manifest or sidecar ``language`` overrides it.
+    """
+    from .language import detect
+
+    turns = [t.text for t in parsed.turns if t.text.strip()]
+    if not turns:
+        return detect("").code
+    picked: list[str] = []
+    size = 0
+    for i in dict.fromkeys([*range(min(len(turns), 6)), *range(len(turns) // 2, len(turns) // 2 + 4), len(turns) - 1]):
+        if 0 <= i < len(turns) and size < sample:
+            picked.append(turns[i][: sample // 3])
+            size += len(picked[-1])
+    return detect("\n".join(picked), sample=sample).code
 
 
 def _walk(root: Path, problems: list[str]) -> Iterator[Path]:

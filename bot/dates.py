@@ -1,6 +1,7 @@
 """Reading dates as transcripts and people write them, and writing them as ISO 8601.
 
-Transcripts print "July 19, 2000" or just "2020"; users type "2019", "April 2013" or
+Transcripts print "July 19, 2000" or just "2020"; Russian ones (kremlin.ru) "19 июля 2000
+года" or "19.07.2000"; users type "2019", "April 2013", "в июне 2018 года" or
 "2013-04-25". Everything stored is ISO ("YYYY-MM-DD", or "YYYY" / "YYYY-MM" when that is
 all that is known), which also sorts and compares as text.
 """
@@ -26,6 +27,31 @@ DATE_LINE_DMY = re.compile(
     rf"^(?P<day>\d{{1,2}})\s+(?P<month>{_MONTH_RE})\.?\s+(?P<year>\d{{4}})(?:\s*,\s*(?P<place>.+))?$",
     re.IGNORECASE,
 )
+# Russian month names in the forms dates take: "19 июля" (genitive), "в июле" (prepositional),
+# "июль 2000" (nominative). Kept apart from MONTHS, which English date lines and questions use.
+RU_MONTHS = {
+    form: number
+    for number, stem, forms in (
+        (1, "январ", "ь я е"), (2, "феврал", "ь я е"), (3, "март", "- а е"), (4, "апрел", "ь я е"),
+        (5, "ма", "й я е"), (6, "июн", "ь я е"), (7, "июл", "ь я е"), (8, "август", "- а е"),
+        (9, "сентябр", "ь я е"), (10, "октябр", "ь я е"), (11, "ноябр", "ь я е"), (12, "декабр", "ь я е"),
+    )
+    for form in (stem + ending.strip("-") for ending in forms.split())
+}
+RU_MONTH_RE = "|".join(sorted(RU_MONTHS, key=len, reverse=True))
+_RU_YEAR_WORD = r"(?:\s*(?:года|год|г\.?)(?![^\W\d_]))?"  # "2000 года", "2000 г."
+_TIME_OF_DAY = r"(?:\s*,?\s*\d{1,2}:\d{2})?"  # kremlin.ru prints the hour after the date
+# "19 июля 2000 года", "19 июля 2000 года, Пхеньян", "19 июля 2000 года, 14:00"
+DATE_LINE_RU = re.compile(
+    rf"^(?P<day>\d{{1,2}})\s+(?P<month>{RU_MONTH_RE})\s+(?P<year>\d{{4}}){_RU_YEAR_WORD}{_TIME_OF_DAY}"
+    r"(?:\s*,\s*(?P<place>.+))?$",
+    re.IGNORECASE,
+)
+# "19.07.2000" (day first, as Russian and most European dates are written), "19.07.2000, Пхеньян"
+DATE_LINE_DOTTED = re.compile(
+    rf"^(?P<day>\d{{1,2}})\.(?P<month>\d{{1,2}})\.(?P<year>\d{{4}}){_RU_YEAR_WORD}{_TIME_OF_DAY}"
+    r"(?:\s*,\s*(?P<place>.+))?$"
+)
 YEAR_LINE = re.compile(r"^(?P<year>(?:19|20)\d{2})$")
 ISO_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 
@@ -33,12 +59,12 @@ ISO_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 def parse_date_line(line: str) -> tuple[str, str | None] | None:
     """Return (iso_date, place) if ``line`` is a transcript date line, else None."""
     line = " ".join(line.replace("\u00a0", " ").split())
-    for pattern in (DATE_LINE, DATE_LINE_DMY):
+    for pattern in (DATE_LINE, DATE_LINE_DMY, DATE_LINE_RU, DATE_LINE_DOTTED):
         m = pattern.match(line)
         if m:
             try:
-                d = date(int(m["year"]), MONTHS[m["month"].lower().rstrip(".")], int(m["day"]))
-            except ValueError:
+                d = date(int(m["year"]), month_number(m["month"]), int(m["day"]))
+            except (ValueError, KeyError):
                 return None
             place = (m["place"] or "").strip() or None
             return d.isoformat(), place
@@ -46,6 +72,15 @@ def parse_date_line(line: str) -> tuple[str, str | None] | None:
     if m:
         return m["year"], None
     return None
+
+
+def month_number(name: str) -> int:
+    """1..12 for an English or Russian month name ("July", "Jul.", "июля", "в июне"), or digits
+    ("07"); KeyError or ValueError otherwise."""
+    if name.isdigit():
+        return int(name)
+    low = name.lower().rstrip(".")
+    return MONTHS[low] if low in MONTHS else RU_MONTHS[low.replace("ё", "е")]
 
 
 def normalise_iso(value: str) -> str:

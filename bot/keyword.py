@@ -1,8 +1,14 @@
 """The keyword side of retrieval: BM25 over passages, kept as term counts so it updates in place.
 
 Dense embeddings miss names, numbers and rare terms ("Bidzina Ivanishvili", "$100 million");
-BM25 finds them. Documents are stemmed English (PyStemmer) with bm25s's English stop words
-removed.
+BM25 finds them. Each word is stemmed by its script, so that one index serves transcripts and
+questions in English and in Russian: a word with Cyrillic letters by PyStemmer's Russian
+stemmer, with bm25s's Russian stop words removed ("железной дороги" and "железную дорогу"
+both become "железн дорог"); every other word as before, by the English stemmer with bm25s's
+English stop words removed. Text without Cyrillic is tokenised exactly as by the English-only
+tokeniser, so English scores do not change. The tokeniser is recorded in the index manifest
+(``keyword.stemmer``): an index built with the English-only one (``"english"``) is read with
+it, and the next ``transcript-bot index`` re-tokenises its passages (no re-embedding).
 
 What is stored is not scores but raw counts: a sparse passages × terms matrix of how often
 each term occurs in each passage, plus the vocabulary. Document frequencies, IDF and the
@@ -31,29 +37,63 @@ import scipy.sparse as sp
 _SPLIT = r"(?u)\b\w\w+\b|\$|\b\d\b"  # keep single digits and "$": numbers matter in questions
 EMPTY = "∅"  # the one token of a passage with no content words, so every row has a length
 K1, B = 1.2, 0.75
+# The tokenisers, as the manifest names them: "english" stems every word as English (indexes
+# built before Russian support); STEMMER, the current one, stems Cyrillic words as Russian.
+LEGACY_STEMMER = "english"
+STEMMER = "english+russian"
+STEMMERS = (LEGACY_STEMMER, STEMMER)
+STOPWORDS = {LEGACY_STEMMER: "bm25s english", STEMMER: "bm25s english + bm25s russian"}
+_CYRILLIC = re.compile("[\u0400-\u04ff]")
 
 
-def _stemmer():
+def _stemmer(language: str = "english"):
     import Stemmer
 
-    return Stemmer.Stemmer("english")
+    return Stemmer.Stemmer(language)
 
 
-def _stopwords() -> frozenset[str]:
+def _stopwords(language: str = "english") -> frozenset[str]:
     import bm25s.stopwords
 
-    return frozenset(bm25s.stopwords.STOPWORDS_EN)
+    return frozenset(bm25s.stopwords.STOPWORDS_EN if language == "english" else bm25s.stopwords.STOPWORDS_RUSSIAN)
+
+
+class _Analyser:
+    """Words of a text -> stems, by script (see the module docstring)."""
+
+    def __init__(self, stemmer: str):
+        if stemmer not in STEMMERS:
+            raise ValueError(f"unknown keyword tokeniser {stemmer!r} (this version knows {', '.join(STEMMERS)})")
+        self.name = stemmer
+        self.stem_en, self.stop_en = _stemmer().stemWords, _stopwords()
+        self.russian = stemmer == STEMMER
+        if self.russian:
+            self.stem_ru, self.stop_ru = _stemmer("russian").stemWords, _stopwords("russian")
+
+    def __call__(self, text: str) -> list[str]:
+        lowered = text.lower()
+        words = re.findall(_SPLIT, lowered)
+        if not self.russian or not _CYRILLIC.search(lowered):
+            return self.stem_en([w for w in words if w not in self.stop_en])  # exactly the English-only tokens
+        latin, cyrillic = [], []
+        for w in words:
+            if _CYRILLIC.search(w):
+                w = w.replace("ё", "е")  # written either way; the stop list and stems use "е"
+                if w not in self.stop_ru:
+                    cyrillic.append(w)
+            elif w not in self.stop_en:
+                latin.append(w)
+        return self.stem_en(latin) + self.stem_ru(cyrillic)
 
 
 class KeywordIndex:
     """BM25 scores for every passage row, given a question; rows can be appended and dropped."""
 
-    def __init__(self, counts: sp.csr_matrix, vocabulary: list[str]):
+    def __init__(self, counts: sp.csr_matrix, vocabulary: list[str], stemmer: str = STEMMER):
         self.counts = counts
         self.terms = list(vocabulary)
         self._column = {t: i for i, t in enumerate(self.terms)}
-        self._stem = _stemmer().stemWord
-        self._stopwords = _stopwords()
+        self._analyse = _Analyser(stemmer)
         self._by_term: sp.csc_matrix | None = None
         self._weights: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -66,23 +106,28 @@ class KeywordIndex:
         """Every term (stem) that occurs in some passage, with its column."""
         return self._column
 
+    @property
+    def stemmer(self) -> str:
+        """The tokeniser its rows were counted with (`STEMMER`, or `LEGACY_STEMMER` for an older index)."""
+        return self._analyse.name
+
     def tokens(self, text: str) -> list[str]:
-        return [self._stem(w) for w in re.findall(_SPLIT, text.lower()) if w not in self._stopwords]
+        return self._analyse(text)
 
     # -- building and updating ------------------------------------------------------------
 
     @classmethod
-    def build(cls, texts: Sequence[str]) -> "KeywordIndex":
-        empty = cls(sp.csr_matrix((0, 0), dtype=np.int32), [])
+    def build(cls, texts: Sequence[str], stemmer: str = STEMMER) -> "KeywordIndex":
+        empty = cls(sp.csr_matrix((0, 0), dtype=np.int32), [], stemmer)
         return empty.extended(texts)
 
     def extended(self, texts: Sequence[str]) -> "KeywordIndex":
         """A new index: these rows plus one row per text, appended; new terms extend the vocabulary."""
-        stem, stop = _stemmer().stemWords, self._stopwords
+        analyse = self._analyse
         column = dict(self._column)
         indptr, indices = [0], []
         for text in texts:
-            words = stem([w for w in re.findall(_SPLIT, text.lower()) if w not in stop]) or [EMPTY]
+            words = analyse(text) or [EMPTY]
             for w in words:
                 indices.append(column.setdefault(w, len(column)))
             indptr.append(len(indices))
@@ -93,18 +138,18 @@ class KeywordIndex:
         old = self.counts
         old = sp.csr_matrix((old.data, old.indices, old.indptr), shape=(old.shape[0], width))
         vocabulary = sorted(column, key=column.get)
-        return KeywordIndex(sp.vstack([old, added], format="csr", dtype=np.int32), vocabulary)
+        return KeywordIndex(sp.vstack([old, added], format="csr", dtype=np.int32), vocabulary, self.stemmer)
 
     def take(self, rows: np.ndarray) -> "KeywordIndex":
         """A new index of just these rows, in this order; terms no row uses any more are dropped."""
         counts = self.counts[np.asarray(rows, dtype=np.int64)]
         used = np.bincount(counts.indices, minlength=len(self.terms)) > 0
         if used.all():
-            return KeywordIndex(counts, self.terms)
+            return KeywordIndex(counts, self.terms, self.stemmer)
         renumber = np.cumsum(used) - 1
         counts = sp.csr_matrix((counts.data, renumber[counts.indices].astype(np.int32), counts.indptr),
                                shape=(counts.shape[0], int(used.sum())))
-        return KeywordIndex(counts, [t for t, u in zip(self.terms, used) if u])
+        return KeywordIndex(counts, [t for t, u in zip(self.terms, used) if u], self.stemmer)
 
     # -- scoring --------------------------------------------------------------------------
 
@@ -150,8 +195,9 @@ class KeywordIndex:
                 np.save(f, array, allow_pickle=False)
 
     @classmethod
-    def load(cls, folder: Path, n_docs: int) -> "KeywordIndex":
-        """Read a saved index; ValueError (with the reason) if its files do not fit together."""
+    def load(cls, folder: Path, n_docs: int, stemmer: str = STEMMER) -> "KeywordIndex":
+        """Read a saved index counted with ``stemmer`` (the manifest says which); ValueError (with
+        the reason) if its files do not fit together or the tokeniser is unknown."""
         terms = json.loads((folder / "vocabulary.json").read_text(encoding="utf-8"))
         indptr, indices, data = (np.load(folder / f"{name}.npy", allow_pickle=False)
                                  for name in ("indptr", "indices", "counts"))
@@ -159,4 +205,4 @@ class KeywordIndex:
             raise ValueError(f"{len(indptr) - 1} keyword rows for {n_docs} passages")
         if len(indices) and (indices.min() < 0 or indices.max() >= len(terms)):
             raise ValueError("term numbers outside the vocabulary")
-        return cls(sp.csr_matrix((data, indices, indptr), shape=(n_docs, len(terms))), terms)
+        return cls(sp.csr_matrix((data, indices, indptr), shape=(n_docs, len(terms))), terms, stemmer)

@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from .dates import MONTHS
+from .dates import MONTHS, RU_MONTH_RE, month_number
 
 # Labels that name a role in the exchange rather than a person.
 ROLE_LABELS = {
@@ -23,6 +23,9 @@ ROLE_LABELS = {
     "the president", "president", "moderator", "interpreter", "translator", "voice", "voices",
     "operator", "unknown", "reporter", "journalist", "audience", "participant", "speaker",
     "comment", "host", "guest", "narrator", "announcer",
+    # the role labels of Russian (kremlin.ru) transcripts
+    "вопрос", "реплика", "ответ", "ведущий", "ведущая", "модератор", "журналист", "журналистка",
+    "корреспондент", "участник", "участница", "переводчик", "голос из зала", "голос", "зала",
 }
 # Words that start a speech report after a name: "Putin said", "did Medvedev say".
 SPEECH_VERBS = re.compile(
@@ -56,8 +59,12 @@ COMMON_WORDS = {
 }
 
 
+_CYRILLIC_INITIALS = re.compile(r"[А-ЯЁ](?: [А-ЯЁ])*")
+
+
 def _words(text: str) -> list[str]:
-    return re.findall(r"[A-Za-zÀ-ÿ][\w’'\-]*", text)
+    # Latin and Cyrillic names ("В.Путин" gives "В", "Путин": initial, surname)
+    return re.findall(r"[A-Za-zÀ-ÿА-Яа-яЁё][\w’'\-]*", text)
 
 
 def person_name(label: str) -> tuple[str, str | None] | None:
@@ -73,6 +80,8 @@ def person_name(label: str) -> tuple[str, str | None] | None:
     words = [w for w in _words(bare)]
     if not words:
         return None
+    if len(words) >= 2 and _CYRILLIC_INITIALS.fullmatch(" ".join(words[1:])) and len(words[0]) > 1:
+        return words[0].lower(), words[1].lower()  # "Путин В.В.": the surname, then initials
     surname = words[-1].strip("’'").lower()
     if len(surname) < 2 or surname in ROLE_LABELS:
         return None
@@ -156,7 +165,7 @@ class SpeakerDirectory:
     def mentioned(self, question: str) -> list[tuple[Person, bool]]:
         """People named in ``question``, each with whether the question asks what they said."""
         out: list[tuple[Person, bool]] = []
-        tokens = list(re.finditer(r"[A-Z][\w’'\-]*", question))
+        tokens = list(re.finditer(r"[A-ZА-ЯЁ][\w’'\-]*", question))
         for i, m in enumerate(tokens):
             word = m.group().strip("’'")
             if word.endswith(("’s", "'s")):
@@ -194,6 +203,8 @@ class SpeakerDirectory:
 def _display_name(person: Person) -> str:
     best = max(person.labels, key=lambda label: (person_name(label)[1] is not None, person.labels[label]))
     name = person_name(best)
+    if name and name[1] and len(name[1]) == 1 and _CYRILLIC_INITIALS.fullmatch(name[1].upper()):
+        return f"{name[1].upper()}. {name[0].capitalize()}"  # "В.Путин", "Путин В.В." -> "В. Путин"
     words = _words(re.sub(r"\([^)]*\)", " ", best))
     size = len(name[0].split()) + (1 if name and name[1] else 0) if name else 1
     tail = words[-size:]
@@ -209,15 +220,18 @@ class DateMention:
 
 _MONTH_NAMES = "|".join(sorted((m for m in MONTHS if len(m) > 3 or m == "may"), key=len, reverse=True))
 _MONTH_YEAR = re.compile(rf"\b({_MONTH_NAMES})\.?\s+(\d{{4}})\b", re.IGNORECASE)
+# "в июне 2018 года", "июнь 2018", "19 июля 2000 года": a Russian month and its year.
+_MONTH_YEAR_RU = re.compile(rf"(?<![^\W\d_])({RU_MONTH_RE})\s+(\d{{4}})(?!\d)", re.IGNORECASE)
 _YEAR = re.compile(r"(?<![\d-])((?:19|20)\d{2})(?![\d-]|s\b)")
 
 
 def find_dates(question: str) -> list[DateMention]:
-    """Month-year and year mentions ("April 2013", "in 2019"); ranges like "2019-2020" are skipped."""
+    """Month-year and year mentions ("April 2013", "in 2019", "в июне 2018 года", "в 2019 году");
+    ranges like "2019-2020" are skipped."""
     found: list[DateMention] = []
     taken: list[tuple[int, int]] = []
-    for m in _MONTH_YEAR.finditer(question):
-        month = MONTHS[m.group(1).lower().rstrip(".")]
+    for m in [*_MONTH_YEAR.finditer(question), *_MONTH_YEAR_RU.finditer(question)]:
+        month = month_number(m.group(1))
         year = int(m.group(2))
         import calendar
 

@@ -19,6 +19,7 @@ class TranscriptMeta:
     date: str | None = None  # ISO 8601 (YYYY-MM-DD, or YYYY when only the year is known)
     place: str | None = None
     url: str | None = None
+    language: str | None = None  # ISO 639-1 ("en", "ru"), detected from the turns or given by the manifest
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -71,9 +72,13 @@ class Passage:
     last_part: int | None = None  # a hit that joins overlapping windows part..last_part of one turn
     last_turn: int | None = None  # a passage of several consecutive turns (an exchange): turn..last_turn
     speakers: list[str] | None = None  # an exchange's speaker labels, in order of first appearance
+    # The transcript's language (ISO 639-1). Not stored with the passage: the index manifest
+    # records it once per transcript, and a loaded index fills it in (`store.IndexData`).
+    language: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
+        del data["language"]
         for key in ("last_part", "last_turn", "speakers"):  # absent unless used, so stored lines stay as they were
             if data[key] is None:
                 del data[key]

@@ -12,6 +12,11 @@ pass is about, whose passages all compete and gain with their transcript's best 
 Finally the hits are grouped: one hit per piece of content (`group_hits`). Explicit filters
 (speaker labels, date range, transcripts) restrict the search instead. Abstention is decided
 by the core (`abstention.py`) from the similarities returned here.
+
+The dense space is the retriever's ``vectors`` (the index's English space by default; the
+core gives a question in another language a retriever over the multilingual space). A
+`Second` space's cosine can join the fusion too (``multilingual_weight``: e5 beside MiniLM
+for English questions; off by default, see docs/RETRIEVAL.md, "Multilingual").
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from .chunking import join_overlapping
 from .dates import in_range
 from .records import Passage, is_question_of
 from .store import IndexData
-from .vectorstore import Where
+from .vectorstore import VectorStore, Where
 
 
 @dataclass
@@ -78,6 +83,17 @@ class RetrievalConfig:
     answer_sentences: int = 3
     answer_margin: float = 0.06
     answer_per_hit: int = 6
+    # The multilingual space (multilingual-e5-small), for questions not in English. e5's cosines
+    # are compressed into a high band (unrelated text scores ~0.75), so its thresholds differ.
+    multilingual_abstain_below: float = 0.79  # top e5 similarity under which the bot abstains (off-topic: 0.77-0.78)
+    multilingual_weight: float = 0.0  # share of e5's cosine in an English question's fusion (0: MiniLM alone)
+    # keyword_weight of a question searched in the multilingual space. e5's cosines span a narrow
+    # band (~0.75-0.87), so any BM25 match (a year, "G20") swamped them: Russian dev-30 Hit@5
+    # 0.571 at 1.0, 0.786 at 0.3, 0.857 at 0 (docs/RETRIEVAL.md, "Multilingual").
+    multilingual_keyword_weight: float = 0.0
+    # Relevance labels in the multilingual space (e5 cosines sit higher: unrelated text ~0.75).
+    multilingual_strong_similarity: float = 0.86
+    multilingual_good_similarity: float = 0.83
 
 
 @dataclass
@@ -120,6 +136,14 @@ class Focus:
 
 
 @dataclass
+class Second:
+    """A second dense space fused into the scores: its vectors and the question's vector in it."""
+
+    vectors: VectorStore
+    vector: np.ndarray
+
+
+@dataclass
 class ScoredPassage:
     row: int
     passage: Passage
@@ -131,9 +155,10 @@ class ScoredPassage:
 class Retriever:
     """Search over one loaded index; stateless apart from the index it was given."""
 
-    def __init__(self, data: IndexData, config: RetrievalConfig | None = None):
+    def __init__(self, data: IndexData, config: RetrievalConfig | None = None, vectors: VectorStore | None = None):
         self.data = data
         self.config = config or RetrievalConfig()
+        self.vectors = vectors if vectors is not None else data.vector_store  # the dense space searched
 
     def search(
         self,
@@ -144,8 +169,11 @@ class Retriever:
         boosts: Boosts | None = None,
         config: RetrievalConfig | None = None,
         focus: Focus | None = None,
+        second: Second | None = None,
     ) -> list[ScoredPassage]:
         cfg = config or self.config
+        if second is not None and cfg.multilingual_weight <= 0:
+            second = None
         data = self.data
         n = len(data.passages)
         if n == 0:
@@ -167,6 +195,8 @@ class Retriever:
         keyword_rows = keyword_rows[keyword_all[keyword_rows] > 0]
 
         pool: set[int] = set(dense_rows.tolist()) | set(keyword_rows.tolist())
+        if second is not None:
+            pool |= set(self._dense(second.vector, cfg.candidates, allowed, where, second.vectors)[0].tolist())
         # Passages of the people or transcripts the question points at compete too, even when
         # the global top lists missed them.
         preferred = [label for label, b in boosts.speakers.items() if b >= cfg.speaker_boost]
@@ -190,7 +220,7 @@ class Retriever:
             return []
         detail_keyword = data.keyword.scores(focus.keyword_text) if focus is not None else None
         final, dense, keyword = self._score(rows, query_vector, keyword_all, boosts, cfg, focus, focus_rows,
-                                            detail_keyword)
+                                            detail_keyword, second)
         if cfg.about_transcripts > 0 and cfg.fusion != "keyword":
             # Stage two: the transcripts the first pass is about. All their passages compete
             # (ranked, like the title-matched ones, by the question's detail when it named an
@@ -203,7 +233,7 @@ class Retriever:
                     extra = np.union1d(extra, focus_rows)
                 rows = np.union1d(rows, extra)
                 final, dense, keyword = self._score(rows, query_vector, keyword_all, boosts, cfg, focus,
-                                                    extra if focus is not None else None, detail_keyword)
+                                                    extra if focus is not None else None, detail_keyword, second)
             best = self._transcript_best(rows, final)
             top = float(best.max())
             if top > 0 and cfg.about_weight > 0:
@@ -217,7 +247,8 @@ class Retriever:
 
     def _score(self, rows: np.ndarray, query_vector: np.ndarray, keyword_all: np.ndarray, boosts: Boosts,
                cfg: RetrievalConfig, focus: Focus | None, focus_rows: np.ndarray | None,
-               detail_keyword: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               detail_keyword: np.ndarray | None, second: Second | None = None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Final, dense and keyword scores of ``rows``: fused, mixed with the second-stage score
         for ``focus_rows``, boosted by what the question points at, and discounted for short
         replies and for questions."""
@@ -225,6 +256,8 @@ class Retriever:
         dense = self._dense_scores(query_vector, rows)
         keyword = keyword_all[rows]
         fused = self._fuse(dense, keyword, cfg)
+        if second is not None:
+            fused = fused + cfg.multilingual_weight * second.vectors.scores(second.vector, data.ids[rows])
         if focus is not None and focus_rows is not None and len(focus_rows):
             at = np.flatnonzero(np.isin(rows, focus_rows))
             second = self._fuse(self._dense_scores(focus.vector, rows[at]), detail_keyword[rows[at]], cfg)
@@ -301,16 +334,16 @@ class Retriever:
         return rows if allowed is None else np.intersect1d(rows, allowed, assume_unique=True)
 
     def _dense(self, vector: np.ndarray, k: int, rows: np.ndarray | None,
-               where: Where | None = None) -> tuple[np.ndarray, np.ndarray]:
+               where: Where | None = None, vectors: VectorStore | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` rows by cosine similarity, optionally only among ``rows`` (which ``where``
         describes as field conditions, for a store that filters on its own fields)."""
         ids = self.data.ids[rows] if rows is not None else None
-        scores, found_ids = self.data.vector_store.search(vector, k, ids, where)
+        scores, found_ids = (vectors or self.vectors).search(vector, k, ids, where)
         found = np.array([self.data.row_of[int(i)] for i in found_ids], dtype=np.int64)
         return found, scores
 
     def _dense_scores(self, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        return self.data.vector_store.scores(vector, self.data.ids[rows])
+        return self.vectors.scores(vector, self.data.ids[rows])
 
 
 def _where(filters: Filters) -> Where:

@@ -10,6 +10,9 @@ Layout of ``index/``::
                                 passages order; see `keyword`
     titles.<gen>.npy            one normalised float16 vector per transcript title, in the
                                 manifest's (sorted) transcript order, to match named events
+    multilingual.<gen>.faiss    with ``index --multilingual``: the same passages (same ids) in
+                                multilingual-e5's space (`multilingual`), written and checked
+                                like the vectors; the manifest's ``multilingual`` entry says so
 
 An update writes the next generation's data files beside the current ones, then replaces
 ``manifest.json`` in one ``os.replace``: a reader (or a crash) sees either the old complete
@@ -42,7 +45,7 @@ import numpy as np
 from . import vector_index
 from .dates import range_bounds
 from .errors import BotError, IndexBusy, IndexCorrupt, IndexMismatch, IndexMissing
-from .keyword import KeywordIndex
+from .keyword import LEGACY_STEMMER, KeywordIndex
 from .records import Passage, is_question_of
 from .vectorstore import FaissStore, MilvusStore, StoreSpec, VectorStore
 
@@ -52,6 +55,8 @@ UPGRADABLE_VERSIONS = (1, FORMAT_VERSION)
 MANIFEST = "manifest.json"
 LOCK = ".lock"
 DATA_KINDS = ("passages", "vectors", "keyword", "titles")
+MULTILINGUAL = "multilingual"  # the optional second vector space's file kind (and manifest key)
+FILE_KINDS = (*DATA_KINDS, MULTILINGUAL)
 DEFAULT_CORPUS = Path("corpus")
 
 
@@ -104,6 +109,7 @@ class IndexData:
     generation: int
     title_vectors: np.ndarray  # rows follow sorted(manifest["transcripts"])
     vector_store: VectorStore | None = None
+    multilingual: FaissStore | None = None  # the multilingual space (same ids), if the index has it
 
     def __post_init__(self) -> None:
         if self.vector_store is None:
@@ -111,6 +117,10 @@ class IndexData:
         self.row_of = {p.id: row for row, p in enumerate(self.passages)}
         self.ids = np.array([p.id for p in self.passages], dtype=np.int64)
         self.transcript_names = sorted(self.manifest.get("transcripts", {}))
+        # Each transcript's language, from the manifest (None for an index that predates it).
+        self.languages = {rel: e.get("language") for rel, e in self.manifest.get("transcripts", {}).items()}
+        for p in self.passages:
+            p.language = self.languages.get(p.transcript)
         self._title_keyword: KeywordIndex | None = None
         self._date_bounds: tuple[np.ndarray, np.ndarray] | None = None  # per transcript, by dated_within
         # Per-row codes, so that filters and preferences select rows with numpy, not a Python loop.
@@ -170,6 +180,15 @@ def title_text(entry: dict[str, Any], rel: str) -> str:
     """What represents a transcript as a whole: its title and place."""
     title = entry.get("title") or rel
     return f"{title} ({entry['place']})" if entry.get("place") else title
+
+
+def language_counts(manifest: dict[str, Any]) -> dict[str, int]:
+    """How many transcripts are in each language, most first ("unrecorded": indexed before
+    languages were recorded; the next ``transcript-bot index`` records them)."""
+    from collections import Counter
+
+    counts = Counter(e.get("language") or "unrecorded" for e in manifest.get("transcripts", {}).values())
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def manifest_path(folder: Path) -> Path:
@@ -235,10 +254,11 @@ def load(folder: Path, model: str | None = None, passage_rules: str | None = Non
     passages_file = folder / files["passages"]["path"]
     passages = [Passage.from_json(json.loads(line)) for line in _lines(passages_file)]
     vectors = _open_vectors(folder, manifest, len(passages), mmap, _reader_spec(folder, manifest, store), corpus)
-    keyword = _load_keyword(folder, files, len(passages), corpus)
+    keyword = _load_keyword(folder, files, len(passages), corpus, keyword_stemmer(manifest))
     titles = _load_titles(folder, manifest, corpus)
+    multilingual = _open_multilingual(folder, manifest, len(passages), mmap, corpus)
     return IndexData(folder, manifest, passages, vectors.index if isinstance(vectors, FaissStore) else None, keyword,
-                     int(manifest.get("generation", 0)), titles, vectors)
+                     int(manifest.get("generation", 0)), titles, vectors, multilingual)
 
 
 @dataclass
@@ -255,6 +275,7 @@ class Stored:
     keyword: KeywordIndex | None
     title_vectors: np.ndarray
     corpus: Path | None = None  # named in advice
+    multilingual: FaissStore | None = None  # the multilingual space, loaded for modification, if any
 
     def __post_init__(self) -> None:
         self.transcript_names = sorted(self.manifest.get("transcripts", {}))
@@ -299,9 +320,10 @@ def open_for_update(folder: Path, manifest: dict[str, Any], target: StoreSpec | 
                                f"{len(lines)} passages; {_rebuild(folder, corpus)}")
     else:
         vectors = _open_vectors(folder, manifest, len(lines), False, here, corpus)
-    keyword = (_load_keyword(folder, files, len(lines), corpus) if manifest.get("format_version") == FORMAT_VERSION
-               else None)
-    return Stored(folder, manifest, lines, vectors, keyword, _load_titles(folder, manifest, corpus), corpus)
+    keyword = (_load_keyword(folder, files, len(lines), corpus, keyword_stemmer(manifest))
+               if manifest.get("format_version") == FORMAT_VERSION else None)
+    return Stored(folder, manifest, lines, vectors, keyword, _load_titles(folder, manifest, corpus), corpus,
+                  _open_multilingual(folder, manifest, len(lines), False, corpus))
 
 
 def verify(folder: Path, manifest: dict[str, Any], corpus: Path | None = None) -> dict[str, Any]:
@@ -309,6 +331,8 @@ def verify(folder: Path, manifest: dict[str, Any], corpus: Path | None = None) -
     files = manifest.get("files", {})
     in_folder = DATA_KINDS if StoreSpec.of_manifest(manifest).kind == "faiss" else \
         tuple(k for k in DATA_KINDS if k != "vectors")
+    if manifest.get(MULTILINGUAL):
+        in_folder = (*in_folder, MULTILINGUAL)
     for key in in_folder:
         if key not in files:
             raise IndexCorrupt(f"{manifest_path(folder)}: names no {key} file; {_rebuild(folder, corpus)}")
@@ -352,26 +376,45 @@ def _open_vectors(folder: Path, manifest: dict[str, Any], n_passages: int, mmap:
     return FaissStore(_read_vectors(folder, manifest, n_passages, mmap, corpus), ivf=ivf)
 
 
-def _read_vectors(folder: Path, manifest: dict[str, Any], n_passages: int, mmap: bool, corpus: Path | None):
-    """The generation's FAISS index, checked to hold one vector per passage."""
+def _open_multilingual(folder: Path, manifest: dict[str, Any], n_passages: int, mmap: bool,
+                       corpus: Path | None) -> FaissStore | None:
+    """The generation's multilingual space (None if the index has none), one vector per passage."""
+    if not manifest.get(MULTILINGUAL):
+        return None
+    ivf = manifest[MULTILINGUAL].get("vector_index", {}).get("kind") == "ivf"
+    return FaissStore(_read_vectors(folder, manifest, n_passages, mmap, corpus, MULTILINGUAL), ivf=ivf)
+
+
+def _read_vectors(folder: Path, manifest: dict[str, Any], n_passages: int, mmap: bool, corpus: Path | None,
+                  kind: str = "vectors"):
+    """The generation's FAISS index of ``kind`` (a vector space's file), checked to hold one
+    vector per passage."""
     import faiss
 
-    path = folder / manifest["files"]["vectors"]["path"]
+    path = folder / manifest["files"][kind]["path"]
     try:
         vectors = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC if mmap else 0)
     except RuntimeError as exc:
         raise IndexCorrupt(f"{path}: unreadable FAISS index ({str(exc).splitlines()[0]}); "
                            f"{_rebuild(folder, corpus)}") from None
     if vectors.ntotal != n_passages or n_passages != manifest.get("passages"):
-        raise IndexCorrupt(f"{folder}/: {vectors.ntotal} vectors but {n_passages} passages (manifest says "
+        where = f"{folder}/" if kind == "vectors" else f"{path}"
+        raise IndexCorrupt(f"{where}: {vectors.ntotal} vectors but {n_passages} passages (manifest says "
                            f"{manifest.get('passages')}); {_rebuild(folder, corpus)}")
     return vectors
 
 
-def _load_keyword(folder: Path, files: dict[str, Any], n_passages: int, corpus: Path | None) -> KeywordIndex:
+def keyword_stemmer(manifest: dict[str, Any]) -> str:
+    """The tokeniser the manifest's keyword counts were made with (indexes before Russian
+    support recorded "english", and are read with it)."""
+    return str(manifest.get("keyword", {}).get("stemmer") or LEGACY_STEMMER)
+
+
+def _load_keyword(folder: Path, files: dict[str, Any], n_passages: int, corpus: Path | None,
+                  stemmer: str) -> KeywordIndex:
     path = folder / files["keyword"]["path"]
     try:
-        return KeywordIndex.load(path, n_passages)
+        return KeywordIndex.load(path, n_passages, stemmer)
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise IndexCorrupt(f"{path}: unreadable keyword index ({exc}); {_rebuild(folder, corpus)}") from None
 
@@ -407,15 +450,21 @@ def next_generation(folder: Path) -> int:
 
 
 def write(folder: Path, manifest: dict[str, Any], lines: list[bytes], vectors: VectorStore, keyword: KeywordIndex,
-          title_vectors: np.ndarray) -> int:
+          title_vectors: np.ndarray, multilingual: FaissStore | None = None) -> int:
     """Write a new generation and switch the manifest to it atomically; returns the generation.
 
     ``lines`` are the passages as `passage_line` makes them, sorted by transcript. FAISS
     vectors are written as a file of the generation; Milvus vectors are already in their
     collection, tagged with this generation (`MilvusStore.writer`), and the manifest names it.
+    ``multilingual``, the second vector space, is one more file of the generation (the
+    caller's manifest describes it under ``multilingual``); it must hold one vector per
+    passage, as the first space does, or nothing is written.
     """
     import faiss
 
+    if multilingual is not None and multilingual.count() != len(lines):
+        raise IndexCorrupt(f"{folder}/: the multilingual space holds {multilingual.count()} vectors for "
+                           f"{len(lines)} passages; nothing written; {_rebuild(folder, None)}")
     check_folder(folder)
     folder.mkdir(parents=True, exist_ok=True)
     generation = next_generation(folder)
@@ -426,12 +475,16 @@ def write(folder: Path, manifest: dict[str, Any], lines: list[bytes], vectors: V
     tag = f"{generation:06d}"
     names = {"passages": f"passages.{tag}.jsonl", "vectors": f"vectors.{tag}.faiss", "keyword": f"keyword.{tag}",
              "titles": f"titles.{tag}.npy"}
+    if multilingual is not None:
+        names[MULTILINGUAL] = f"{MULTILINGUAL}.{tag}.faiss"
 
     sums = {"passages": _write_file(folder / names["passages"], b"".join(line + b"\n" for line in lines))}
     if isinstance(vectors, FaissStore):
         sums["vectors"] = _write_file(folder / names["vectors"], faiss.serialize_index(vectors.index))
     else:
         del names["vectors"]
+    if multilingual is not None:
+        sums[MULTILINGUAL] = _write_file(folder / names[MULTILINGUAL], faiss.serialize_index(multilingual.index))
     titles = io.BytesIO()
     np.save(titles, np.asarray(title_vectors, dtype=np.float16), allow_pickle=False)
     sums["titles"] = _write_file(folder / names["titles"], titles.getbuffer())
@@ -452,6 +505,8 @@ def write(folder: Path, manifest: dict[str, Any], lines: list[bytes], vectors: V
         updated_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     )
     manifest.pop("vector_store", None)
+    if multilingual is None:
+        manifest.pop(MULTILINGUAL, None)
     if isinstance(vectors, MilvusStore):  # absent: the FAISS file of the generation (as before)
         manifest["vector_store"] = vectors.spec.to_manifest()
     tmp = folder / f".{MANIFEST}.tmp"
@@ -495,7 +550,7 @@ def _generations(folder: Path) -> set[int]:
     found = set()
     for path in folder.iterdir():
         parts = path.name.lstrip(".").split(".")
-        if len(parts) >= 2 and parts[0] in DATA_KINDS and parts[1].isdigit():
+        if len(parts) >= 2 and parts[0] in FILE_KINDS and parts[1].isdigit():
             found.add(int(parts[1]))
     return found
 
@@ -503,7 +558,7 @@ def _generations(folder: Path) -> set[int]:
 def _remove_generation(folder: Path, generation: int) -> None:
     tag = f"{generation:06d}"
     for path in list(folder.iterdir()):
-        if f".{tag}" in path.name and path.name.lstrip(".").split(".")[0] in DATA_KINDS:
+        if f".{tag}" in path.name and path.name.lstrip(".").split(".")[0] in FILE_KINDS:
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)
             else:

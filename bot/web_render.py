@@ -188,6 +188,10 @@ def card_html(hit: dict[str, Any], anchor: str, abstained: bool, neighbours: Seq
     source = link(hit.get("link") or hit.get("url"), "Open source ↗", "tb-source")
     if not safe_url(hit.get("link") or hit.get("url")):
         source = f'<span class="tb-source tb-nolink">file {esc(hit.get("transcript"))}</span>'
+    elif hit.get("sources"):  # a Kremlin transcript: its own link, then the other language's version
+        first, *others = hit["sources"]
+        source = " · ".join([link(hit.get("link") or hit.get("url"), f"{first.get('label')} ↗", "tb-source"),
+                             *(link(o.get("url"), f"{o.get('label')} ↗", "tb-source-other") for o in others)])
     return (
         f'<article class="tb-card" id="{anchor}-h{rank}">'
         f'<div class="tb-card-head"><span class="tb-num">[{rank}]</span>'
@@ -326,6 +330,11 @@ def turn_html(index: int, turn: dict[str, Any], titles: dict[str, str]) -> str:
     if not turn.get("infer", True):
         parts.append('<div class="tb-used">Asked without inferred speakers, dates or follow-up.</div>')
     parts.append(understood_html(result.get("understood") or {}, titles))
+    if result.get("language"):
+        from .multilingual import language_name, space_description
+
+        parts.append(f'<div class="tb-lang">Language: {esc(language_name(result["language"]))} · searched in: '
+                     f'{esc(space_description(result.get("space")))}</div>')
     if abstained:
         reason = (result.get("understood") or {}).get("abstention_reason")
         why = f'<div class="tb-why">Why: {esc(reason)}.</div>' if isinstance(reason, str) and reason else ""
@@ -443,6 +452,7 @@ def corpus_html(
         ("Transcripts", f"{stats.get('transcripts', 0):,}"),
         ("Passages", f"{stats.get('passages', 0):,}"),
         ("Speakers", f"{stats.get('speakers', 0):,}"),
+        ("Languages", esc(", ".join(f"{code} {n:,}" for code, n in (stats.get("languages") or {}).items()) or "–")),
         ("Dates", span),
         ("Model", f"{esc(stats.get('model'))} ({esc(stats.get('dimension'))} dims)"),
         ("Index", f"{(stats.get('index_bytes') or 0) / 1e6:.1f} MB, generation {esc(stats.get('generation'))}"),
@@ -460,12 +470,13 @@ def corpus_html(
         rows.append(
             f'<tr><td class="tb-nowrap">{esc(t.get("date") or "undated")}</td>'
             f"<td>{link(t.get('url'), t.get('title') or rel)}</td><td>{esc(t.get('place') or '')}</td>"
+            f"<td>{esc(t.get('language') or '')}</td>"
             f'<td class="tb-num-cell">{esc(t.get("turns", ""))}</td>'
             f'<td class="tb-num-cell">{esc(t.get("passages", ""))}</td></tr>'
         )
     table = (
         '<div class="tb-table-wrap"><table class="tb-table"><thead><tr><th>Date</th><th>Title</th><th>Place</th>'
-        f"<th>Turns</th><th>Passages</th></tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+        f"<th>Language</th><th>Turns</th><th>Passages</th></tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
     )
     return (
         f'<div class="tb-corpus">{warn}<div class="tb-tiles">{tile_html}</div>'
@@ -604,7 +615,7 @@ CSS = """
 .tb-q-label, .tb-answer-label, .tb-cards-head, .tb-understood-label { font-size: 0.72rem; text-transform: uppercase;
   letter-spacing: 0.06em; color: var(--tb-muted); font-weight: 600; }
 .tb-q-text { font-size: 1.08rem; font-weight: 600; overflow-wrap: anywhere; }
-.tb-used { font-size: 0.85rem; color: var(--tb-muted); margin: 2px 0 6px; }
+.tb-used, .tb-lang { font-size: 0.85rem; color: var(--tb-muted); margin: 2px 0 6px; }
 .tb-understood { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; margin: 4px 0 8px; }
 .tb-chip { font-size: 0.8rem; border: 1px solid var(--border-color-primary); border-radius: 999px; padding: 1px 9px;
   background: var(--background-fill-secondary); }
@@ -649,6 +660,7 @@ a.tb-cite:hover, a.tb-cite:focus { text-decoration: underline; }
 #tb-conversation .tb-text p:last-child, #tb-who-out .tb-text p:last-child { margin-bottom: 0.2em !important; }
 .tb-text mark { background: rgba(255, 214, 0, 0.42); color: inherit; padding: 0 1px; border-radius: 2px; }
 a.tb-source { font-weight: 600; color: var(--color-accent); white-space: nowrap; }
+a.tb-source-other { color: var(--color-accent); white-space: nowrap; }
 .tb-nolink { color: var(--tb-muted); }
 details.tb-context { margin-top: 4px; font-size: 0.9rem; }
 details.tb-context summary { cursor: pointer; color: var(--color-accent); font-weight: 600; padding: 2px 0; }

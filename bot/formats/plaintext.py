@@ -1,9 +1,10 @@
 """Plain-text and Markdown transcripts: the en.kremlin.ru layout and its relatives.
 
 Layout: a title line, an optional date line ("July 19, 2000, Pyongyang", "Month D, YYYY",
-a bare year), then paragraphs separated by blank lines. A paragraph that opens with a
+a bare year; on kremlin.ru "19 июля 2000 года, Пхеньян" or "19.07.2000"), then paragraphs separated by blank lines. A paragraph that opens with a
 speaker label ("Vladimir Putin:", "THE PRESIDENT:", "Q:", "Xi Jinping (retranslated):",
-"Speaker 1 (00:01:02):", "John Smith, CEO of Acme Inc.:", "李克强：", "interpreter:")
+"Speaker 1 (00:01:02):", "John Smith, CEO of Acme Inc.:", "李克强：", "interpreter:", and
+the Russian labels of kremlin.ru: "В.Путин:", "Путин В.В.:", "Вопрос:", "Реплика:")
 starts a turn, and so does each later line of it that opens with a label (one turn per
 line); a paragraph without one continues the current turn. A timestamp in a label becomes
 the turn's start and is not part of the speaker's name. Raw en.kremlin.ru pages
@@ -50,6 +51,8 @@ LABEL_FUNCTION_WORDS = {
     "of", "the", "and", "de", "da", "del", "della", "van", "von", "der", "den", "for", "on",
     "in", "at", "to", "la", "le", "les", "bin", "al", "el", "y", "du", "di", "ad", "&", "-",
     "–", "and/or", "with", "ibn", "e", "das", "dos", "do",
+    # Russian: "Голос из зала", "Министр по делам ...", particles of foreign names ("фон", "де")
+    "и", "из", "по", "при", "фон", "ван", "дер", "де", "аль", "ибн", "бен",
 }
 # Generic speakers that transcribers write in any case ("unidentified speaker", "Audience
 # member", "interpreter"); a label of such words is a label even in lower case.
@@ -60,6 +63,10 @@ GENERIC_ROLES = {
     "reporter", "journalist", "questioner", "caller", "operator", "narrator", "announcer",
     "presenter", "chair", "chairman", "chairwoman", "chairperson", "crowd", "multiple",
     "respondent", "student", "off-camera", "offscreen", "off-screen", "several", "all",
+    # Russian (kremlin.ru): "Вопрос", "Реплика", "Ведущая", "Голос из зала" ("a voice from the hall")
+    "вопрос", "реплика", "ответ", "ведущий", "ведущая", "модератор", "журналист", "журналистка",
+    "корреспондент", "участник", "участница", "переводчик", "голос", "голоса", "зала", "слушатель",
+    "студент", "студентка",
 }
 # Capitalised words that open prose, lists and notes, not speeches ("Note: ...", "Second:
 # we will ...", "Listen: you ..."); alone before a colon they are not a speaker.
@@ -75,6 +82,12 @@ NOT_LABELS = {
     "yes", "no", "ok", "okay", "attention", "correction", "translation", "transcript", "link",
     "url", "photo", "video", "audio", "caption", "credit", "copyright", "update", "step",
     "phase", "stage", "part", "chapter", "section", "appendix", "total", "price", "cost",
+    # Russian words that open enumerations and notes ("Первое: ...", "Во-первых: ...", "Итак: ...")
+    "первое", "второе", "третье", "четвертое", "четвёртое", "пятое", "во-первых", "во-вторых",
+    "в-третьих", "в-четвертых", "в-четвёртых", "итак", "смотрите", "посмотрите", "слушайте",
+    "примечание", "внимание", "справка", "итог", "итоги", "вывод", "так", "вот", "ну", "да", "нет",
+    "кстати", "например", "пример", "цитата", "источник", "дата", "время", "место", "тема",
+    "повестка", "кому", "от", "сейчас", "теперь", "значит", "далее", "наконец",
 }
 # Headings that number things ("Question 3:", "Step 2:", "Part II:"): a list, not a speaker.
 NUMBERED_HEADINGS = {
@@ -83,9 +96,11 @@ NUMBERED_HEADINGS = {
     "page", "day", "week", "option", "issue", "phase", "stage", "round", "lesson", "episode",
     "problem", "task", "exercise", "topic", "session", "act", "scene", "verse", "volume", "vol",
     "no", "number", "case", "test", "level", "question", "chapter", "line", "year", "quarter",
+    "вопрос", "часть", "пункт", "статья", "глава", "раздел", "шаг", "слайд", "день", "этап",
 }
 NUMBER = re.compile(r"^(?:\d+[a-z]?|[ivxlc]+|[a-z])[.)]?$", re.I)  # 3, 3a, IV, b
-ABBREVIATION = re.compile(r"(?:^|\s)(?:[A-Z][A-Za-z]{0,3}\.)+$")  # "Inc.", "Jr.", "U.S.", "Ph.D."
+# "Inc.", "Jr.", "U.S.", "Ph.D.", and Russian initials after a surname ("Путин В.В.")
+ABBREVIATION = re.compile(r"(?:^|\s)(?:[A-Z][A-Za-z]{0,3}\.)+$|(?:^|\s)(?:[А-ЯЁ][а-яё]{0,3}\.)+$")
 MARKDOWN_EMPHASIS = re.compile(r"^[*_#>\s]+|[*_]+$")
 QUESTION_NUMBER = re.compile(r"^\[\d+\.?\]\s*")  # "[18.] Q:": the number is not part of the name
 # Times around a label ("Speaker 1 (00:01:02)", "[00:01:02] Ann", "00:01:02 Ann") and

