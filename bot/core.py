@@ -34,7 +34,7 @@ from .embedding import Embedder, load_embedder
 from .errors import BadQuery, BotError
 from .indexer import Freshness, freshness
 from .language import Detected, detect
-from .multilingual import ENGLISH_SPACE, SPACE as MULTILINGUAL_SPACE, language_name
+from .multilingual import ENGLISH_SPACE, SPACE as MULTILINGUAL_SPACE, is_english, language_name
 from .query import SpeakerDirectory, find_dates, is_follow_up
 from .retrieval import Boosts, Filters, Focus, RetrievalConfig, Retriever, ScoredPassage, Second
 from .settings import Settings
@@ -195,9 +195,9 @@ class TranscriptBot:
 
         language = detect(question)
         boosts, understood = self._understand(question, opts, directory)
-        if not _english(language) and data.multilingual is None:
+        if not _english(language, question) and data.multilingual is None:
             return self._cannot_serve(question, language, understood, data)
-        english = _english(language)
+        english = _english(language, question)
         encoder = self.embedder if english else self.multilingual_embedder
         if not english:
             retriever = self._multilingual_retriever(data)
@@ -327,7 +327,7 @@ class TranscriptBot:
         filters = self._filters(opts, data, directory)
         boosts, _ = self._understand(question, opts, directory)
         language = detect(question)
-        if not _english(language):
+        if not _english(language, question):
             if data.multilingual is None:
                 raise BadQuery(self._cannot_serve_reason(language))
             retriever = self._multilingual_retriever(data)
@@ -641,9 +641,9 @@ def _join_windows(texts: list[str]) -> str:
     return whole
 
 
-def _english(language: Detected) -> bool:
-    """Whether a question goes to the English space: English, or nothing to tell (digits, a name)."""
-    return language.code in ("en", "und")
+def _english(language: Detected, question: str) -> bool:
+    """Whether a question goes to the English space (`multilingual.is_english`)."""
+    return is_english(question, language)
 
 
 def _normalise(v: np.ndarray) -> np.ndarray:
