@@ -38,7 +38,7 @@ from .embedding import Embedder, load_query_embedder
 from .errors import BadQuery, BotError
 from .indexer import Freshness, freshness
 from .language import Detected, detect, script_of
-from .multilingual import ENGLISH_SPACE, KEYWORD_SPACE, SPACE as MULTILINGUAL_SPACE, language_name
+from .multilingual import ENGLISH_SPACE, KEYWORD_SPACE, SPACE as MULTILINGUAL_SPACE, is_english, language_name
 from .query import SpeakerDirectory, find_dates, is_follow_up
 from .retrieval import Boosts, Filters, Focus, RetrievalConfig, Retriever, ScoredPassage, Second
 from .settings import Settings
@@ -205,7 +205,7 @@ class TranscriptBot:
 
         language = detect(question)
         boosts, understood = self._understand(question, opts, directory)
-        english = _english(language) and not _across_languages(data)
+        english = _english(language, question) and not _across_languages(data)
         by_keyword = not english and data.multilingual is None and _holds(data, language)
         if not english and data.multilingual is None and not by_keyword:
             return self._cannot_serve(question, language, understood, data)
@@ -355,7 +355,7 @@ class TranscriptBot:
         filters = self._filters(opts, data, directory)
         boosts, _ = self._understand(question, opts, directory)
         language = detect(question)
-        english = _english(language) and not _across_languages(data)
+        english = _english(language, question) and not _across_languages(data)
         if not english and data.multilingual is None and _holds(data, language):
             retriever = Retriever(data, replace(self.config, fusion="keyword"))
         elif not english:
@@ -831,9 +831,9 @@ def _across_languages(data: store.IndexData) -> bool:
     return data.multilingual is not None and any(code not in (None, "en", "und") for code in data.languages.values())
 
 
-def _english(language: Detected) -> bool:
-    """Whether a question goes to the English space: English, or nothing to tell (digits, a name)."""
-    return language.code in ("en", "und")
+def _english(language: Detected, question: str) -> bool:
+    """Whether a question goes to the English space (`multilingual.is_english`)."""
+    return is_english(question, language)
 
 
 def _normalise(v: np.ndarray) -> np.ndarray:

