@@ -471,7 +471,7 @@ def _multilingual_space(old: store.Stored | None, fresh: list[Passage], dropped:
         return old_space
     kept = embedded[:n_kept_embedded] if embed_kept else (
         old_space.reconstruct(kept_ids) if len(kept_ids) else np.zeros((0, dimension), dtype=np.float32))
-    return FaissStore(_new_filled_index(kind, dimension, np.vstack([kept, vectors]).astype(np.float32),
+    return FaissStore(vector_index.build(kind, dimension, np.vstack([kept, vectors]).astype(np.float32),
                                         np.concatenate([kept_ids, fresh_ids])), ivf=kind == "ivf")
 
 
