@@ -42,7 +42,7 @@ from .formats import EXTENSIONS
 UPLOADS = "uploads"  # the corpus sub-folder uploads go to (their collection in filters)
 MAX_NAME_CHARS = 120  # a saved file name, extension included
 META_FIELDS = META_KEYS
-META_LIMITS = {"title": 300, "date": 10, "place": 200, "url": 2000, "speaker": 200}
+META_LIMITS = {"title": 300, "date": 10, "place": 200, "url": 2000, "speaker": 200, "language": 3}
 STAGING_PREFIX = ".incoming-"  # hidden: the corpus scan never sees a half-written upload
 
 _save_lock = threading.Lock()  # one upload or removal at a time rewrites uploads/manifest.jsonl
@@ -67,6 +67,7 @@ class UploadMeta:
     place: str | None = None
     url: str | None = None
     speaker: str | None = None
+    language: str | None = None  # an ISO 639 code ("ru"), overriding the detected language (a sidecar's)
 
     def checked(self, name: str) -> dict[str, str]:
         """The fields given, stripped, as a manifest entry; BadQuery naming the file and field."""
@@ -87,6 +88,8 @@ class UploadMeta:
                     value = normalise_iso(value)
                 except ValueError as exc:
                     raise BadQuery(f"{name}: bad date: {exc}") from None
+            if key == "language" and not re.fullmatch(r"[a-z]{2,3}", value):
+                raise BadQuery(f"{name}: language must be an ISO 639 code such as en or ru, not {value[:40]!r}")
             if key == "url" and not re.match(r"https?://[^\s/]+", value, re.IGNORECASE):
                 raise BadQuery(f"{name}: the url must start with http:// or https://, not {value[:40]!r}")
             out[key] = value
