@@ -8,6 +8,7 @@ real model into a temporary folder. Tests that change an index copy it first.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import shutil
 import socket
@@ -60,6 +61,29 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's (playwright's own browser download does not work here)
+
+
+def require_chromium() -> None:
+    """Skip the calling browser-test module when Chromium is missing; in CI that is a failure."""
+    if Path(CHROMIUM).exists():
+        return
+    if os.environ.get("CI"):  # pragma: no cover - CI installs it (.ci/run)
+        raise RuntimeError(f"{CHROMIUM} is missing: .ci/run must install Debian's chromium")
+    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+
+@contextlib.contextmanager
+def serving(demo):
+    """A built Gradio app served on a free loopback port for the block; yields its url."""
+    port = free_port()
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
 
 
 def copy_small_corpus(dest: Path, files: list[str] = SMALL_FILES) -> Path:
@@ -203,3 +227,12 @@ def index_copy(tmp_path, small_index) -> Path:
     dest = tmp_path / "index"
     shutil.copytree(small_index, dest)
     return dest
+
+
+@pytest.fixture(scope="session")
+def small_server(small_bot):
+    """The url of one real web chat over the small index, shared by the tests that only read it."""
+    from bot.web import build_demo
+
+    with serving(build_demo(small_bot)) as url:
+        yield url

@@ -10,18 +10,16 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import os
 from pathlib import Path
 
 import pytest
-from conftest import free_port
+from conftest import CHROMIUM, free_port, require_chromium
 
 from bot.answer import NOT_FOUND
 from bot.core import AskOptions
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
 SYRIA = "What did Putin tell French journalists about Syria?"
 RAILWAY = "What did Kim Jong-il say about the railway?"
 FOLLOW_UP = "And what about missiles?"
@@ -44,10 +42,7 @@ HOSTILE_MANIFEST = {
     "url": "javascript:window.__pwned=5",
 }
 
-if not Path(CHROMIUM).exists():  # pragma: no cover - CI installs it (.ci/run)
-    if os.environ.get("CI"):  # in CI a missing browser is a failure, not a skip
-        raise RuntimeError(f"{CHROMIUM} is missing: .ci/run must install Debian's chromium")
-    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
+require_chromium()
 
 
 @pytest.fixture(scope="module")

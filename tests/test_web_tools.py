@@ -5,7 +5,6 @@ timeline views (escaped like the chat)."""
 from __future__ import annotations
 
 import pytest
-from conftest import free_port
 
 from bot import web_render as R
 from bot import web_tools as W
@@ -16,18 +15,10 @@ PRODUCED = "Gazprom produced 418.5 billion cubic metres of gas last year."
 
 
 @pytest.fixture(scope="module")
-def client(small_bot):
+def client(small_server):
     from gradio_client import Client
 
-    from bot.web import build_demo
-
-    demo = build_demo(small_bot)
-    port = free_port()
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
-    try:
-        yield Client(f"http://127.0.0.1:{port}/", verbose=False)
-    finally:
-        demo.close()
+    return Client(small_server, verbose=False)
 
 
 @pytest.mark.slow
