@@ -21,10 +21,7 @@ from __future__ import annotations
 import re
 import sys
 import threading
-import time
-from collections import Counter
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -37,8 +34,8 @@ from .dates import normalise_iso, range_bounds
 from .embedding import Embedder, load_query_embedder
 from .errors import BadQuery, BotError
 from .indexer import Freshness, freshness
-from .language import Detected, detect, script_of
-from .multilingual import ENGLISH_SPACE, KEYWORD_SPACE, SPACE as MULTILINGUAL_SPACE, is_english, language_name
+from .language import Detected, detect, is_english, script_of
+from .multilingual import ENGLISH_SPACE, KEYWORD_SPACE, SPACE as MULTILINGUAL_SPACE, language_name
 from .query import SpeakerDirectory, find_dates, is_follow_up
 from .retrieval import Boosts, Filters, Focus, RetrievalConfig, Retriever, ScoredPassage, Second
 from .settings import Settings
@@ -832,7 +829,7 @@ def _across_languages(data: store.IndexData) -> bool:
 
 
 def _english(language: Detected, question: str) -> bool:
-    """Whether a question goes to the English space (`multilingual.is_english`)."""
+    """Whether a question goes to the English space (`language.is_english`)."""
     return is_english(question, language)
 
 

@@ -11,12 +11,17 @@ texts safe:
 - a short Latin-script text (under four words, or when the detector is not confident) counts as
   English, the language of the default index: "Putin on Ukraine" is not French.
 
+`is_english` decides which vector space a question goes to: detected English, or Latin-script
+text with two or more English function words (the low-accuracy mode calls a few English
+questions something else).
+
 `detect` returns a `Detected` value (ISO 639-1 code, confidence, script); `UNDETERMINED` when
 there is nothing to judge (digits, punctuation, an empty string).
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import unicodedata
 from collections import Counter
@@ -110,3 +115,23 @@ def detect(text: str, *, sample: int = 2000) -> Detected:
     elif script == "CJK" and code not in ("zh", "ja", "ko"):
         code = "zh"
     return Detected(code, confidence, script)
+
+
+# English function words no language lingua chooses among here uses as a word of its own
+# ("is", "of", "was", "die", "do", "over", "had" are left out: Dutch, German, Portuguese).
+ENGLISH_WORDS = frozenset("""the did does what which who whom whose how have has about ever with would should
+could and from when why are were been their there this that they them said tell told than into after before
+any anyone where while much many""".split())
+_WORD = re.compile(r"[A-Za-z]+")
+
+
+def is_english(question: str, detected: Detected) -> bool:
+    """Whether the English space serves ``question``: detected English (or nothing to tell),
+    or Latin-script text with two or more English function words. The detector's low-accuracy
+    mode calls a few English questions something else ("Has Putin ever met theatre director
+    Kirill Serebrennikov in person?": Spanish, 0.99); those must not leave the English space."""
+    if detected.code in ("en", "und"):
+        return True
+    if detected.script != "LATIN":
+        return False
+    return sum(1 for w in _WORD.findall(question) if w.lower() in ENGLISH_WORDS) >= 2

@@ -20,7 +20,6 @@ the passage's own words, not a diluted mean, should decide.
 from __future__ import annotations
 
 import os
-import re
 from typing import Callable, Sequence
 
 import numpy as np
@@ -89,26 +88,6 @@ class MultilingualEmbedder:
 
     def count_tokens(self, text: str) -> int:
         return self.model.token_count(text)
-
-
-# English function words no language lingua chooses among here uses as a word of its own
-# ("is", "of", "was", "die", "do", "over", "had" are left out: Dutch, German, Portuguese).
-ENGLISH_WORDS = frozenset("""the did does what which who whom whose how have has about ever with would should
-could and from when why are were been their there this that they them said tell told than into after before
-any anyone where while much many""".split())
-_WORD = re.compile(r"[A-Za-z]+")
-
-
-def is_english(question: str, detected) -> bool:
-    """Whether the English space serves ``question``: detected English (or nothing to tell),
-    or Latin-script text with two or more English function words. The detector's low-accuracy
-    mode calls a few English questions something else ("Has Putin ever met theatre director
-    Kirill Serebrennikov in person?": Spanish, 0.99); those must not leave the English space."""
-    if detected.code in ("en", "und"):
-        return True
-    if detected.script != "LATIN":
-        return False
-    return sum(1 for w in _WORD.findall(question) if w.lower() in ENGLISH_WORDS) >= 2
 
 
 def language_name(code: str | None) -> str:
