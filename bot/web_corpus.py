@@ -141,20 +141,7 @@ def gr_upload_folder() -> Path:
     return Path(get_upload_folder())
 
 
-CSS = """
-#tb-editor { padding: 10px 12px; }
-.tb-up-list { list-style: none !important; padding: 0 !important; margin: 6px 0 !important; }
-.tb-up-list li::before, .tb-up-list li::marker { content: none !important; }
-.tb-up { border-left: 4px solid #3c8c5a; padding: 4px 10px !important; margin: 4px 0 !important;
-  background: rgba(60, 140, 90, 0.07); border-radius: 4px; }
-.tb-up-problem { border-left-color: #c0392b; background: rgba(192, 57, 43, 0.08); }
-.tb-up-state { font-size: 0.85em; text-transform: uppercase; letter-spacing: 0.04em; opacity: 0.8; margin-left: 6px; }
-.tb-up-msg, .tb-up-note { font-size: 0.92em; }
-.tb-up-note { color: #8a5a00; }
-.tb-index-progress { display: flex; align-items: center; gap: 10px; margin: 8px 0; }
-.tb-index-progress progress { width: 240px; height: 14px; flex: none; }
-.tb-index-progress[data-state=failed] { color: #c0392b; }
-"""
+CSS = R.static_text("corpus.css")  # bot/static/corpus.css
 
 
 def build_corpus_controls(bot, access: Access, refresh_panel: Callable[[], str]) -> Callable[[Any, Any], None]:

@@ -148,25 +148,4 @@ def period_html(result: dict[str, Any], period: str | None, series: str | None =
             f'{len(hits)} passage{"s" if len(hits) != 1 else ""}{who}</div><div class="tb-cards">{cards}</div></div>')
 
 
-CSS = """
-.tb-verdict { border-radius: 8px; padding: 10px 14px; margin: 8px 0 12px; border: 1px solid var(--border-color-primary);
-  border-left-width: 4px; }
-.tb-verdict-exact { border-left-color: #2f9e63; background: rgba(47, 158, 99, 0.10); }
-.tb-verdict-close { border-left-color: #c9a03c; background: rgba(245, 190, 70, 0.12); }
-.tb-verdict-someone_else { border-left-color: #b8457a; background: rgba(184, 69, 122, 0.10); }
-.tb-verdict-not_found { border-left-color: #9aa1ab; background: var(--background-fill-secondary); }
-.tb-verdict-label { margin-right: 6px; }
-.tb-diff-box { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 10px 14px; margin: 0 0 12px; }
-#tb-check-out .tb-diff-text { line-height: 1.7; margin: 4px 0 6px !important; white-space: normal !important; }
-.tb-d { border-radius: 3px; padding: 0 2px; }
-.tb-d-left_out { background: rgba(47, 158, 99, 0.22); text-decoration: underline dotted; }
-.tb-d-changed { background: rgba(245, 190, 70, 0.35); }
-.tb-d-added { background: rgba(209, 90, 90, 0.18); }
-.tb-d-quote { color: #b03a3a; }
-.tb-diffs { margin: 4px 0 6px 18px; font-size: 0.9rem; }
-.tb-diff-legend { font-size: 0.78rem; color: var(--tb-muted); display: flex; gap: 8px; flex-wrap: wrap; }
-#tb-check-out blockquote.tb-text, #tb-tl-passages blockquote.tb-text { margin: 0 !important; padding: 0 !important;
-  border: none !important; line-height: 1.55; font-size: 0.97rem; font-style: normal; }
-#tb-check-out .tb-text p, #tb-tl-passages .tb-text p { margin: 0 0 0.55em !important; white-space: normal !important; }
-#tb-check-out a, #tb-tl-passages a { padding: 0 !important; }
-"""
+CSS = R.static_text("tools.css")  # bot/static/tools.css

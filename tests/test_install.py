@@ -64,3 +64,15 @@ def test_a_cuda_build_fails_the_install_with_the_fix(tmp_path):
     out = _run(pip)
     assert out.returncode == 1
     assert "a CUDA build of torch was installed; reinstall with:" in out.stderr
+
+
+def test_the_wheel_carries_the_stylesheets(tmp_path):
+    """The page's CSS lives in bot/static/ (package data): an ordinary install must have it."""
+    import sys
+    import zipfile
+
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(tmp_path)], check=True, capture_output=True, timeout=300)
+    (wheel,) = tmp_path.glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"bot/static/chat.css", "bot/static/tools.css", "bot/static/corpus.css"} <= names
