@@ -15,9 +15,9 @@ from typing import Any, Callable, Collection, Sequence
 
 import numpy as np
 
-from .chunking import sentence_spans
 from .links import sources
 from .records import Passage, is_question_of
+from .sentences import quotable_spans
 
 NOT_FOUND = "No transcript in the corpus answers this; closest passages:"
 
@@ -171,7 +171,8 @@ def compose_answer(
 ) -> str:
     """Pick the best-matching source sentences of the top hits and quote them with [n] markers.
 
-    Sentences are scored by cosine similarity to the question; the best one is always used,
+    Sentences are scored by cosine similarity to the question (``embed`` gives their vectors:
+    the index's sentence table, `sentences`, else the encoder); the best one is always used,
     others only when nearly as good. Their spans are recorded on the hits for highlighting.
     The answer quotes answers, not questions: a sentence ending in "?" is never quoted, nor
     a turn that prompted another hit. When the question names people (``speakers``: their
@@ -185,11 +186,7 @@ def compose_answer(
     candidates: list[tuple[Hit, tuple[int, int]]] = []
     asked = set(_words(question_text))
     for hit in pool:
-        mine = []
-        for span in sentence_spans(hit.passage.text):
-            sentence = _unlabelled(hit.passage, hit.passage.text[span[0]:span[1]])
-            if len(sentence.split()) >= 3 and not sentence.rstrip("\"”’)] ").endswith("?"):
-                mine.append(span)
+        mine = quotable_spans(hit.passage)
         if len(mine) > per_hit:
             # A joined hit or an exchange has many sentences: embed only those sharing most
             # words with the question (ties: the earlier), which keeps the answer fast.
@@ -231,14 +228,6 @@ def _russian_stems(words: list[str]) -> list[str]:
     import Stemmer
 
     return Stemmer.Stemmer("russian").stemWords([w.replace("ё", "е") for w in words])
-
-
-def _unlabelled(p: Passage, sentence: str) -> str:
-    """``sentence`` without the speaker label an exchange line starts with (words are counted without it)."""
-    for speaker in p.speakers or ():
-        if sentence.startswith(f"{speaker}: "):
-            return sentence[len(speaker) + 2:]
-    return sentence
 
 
 def exchange_speakers(p: Passage) -> list[str]:

@@ -394,7 +394,13 @@ class TranscriptBot:
             text = NOT_FOUND if hits else "No transcript in the corpus answers this question."
         else:
             cfg = self.config
-            text = compose_answer(qvec, hits, (encoder or self.embedder).embed_documents, speakers=said_by,
+            embed = (encoder or self.embedder).embed_documents
+            if data.sentences is not None and (encoder is None or encoder is self.embedder):
+                # The index's sentence table: a lookup, not an encoder call (a sentence it
+                # lacks is embedded as before).
+                table, fallback = data.sentences, embed
+                embed = lambda texts: table.vectors_for(texts, fallback)  # noqa: E731
+            text = compose_answer(qvec, hits, embed, speakers=said_by,
                                   question_text=question, top_hits=cfg.answer_hits, max_sentences=cfg.answer_sentences,
                                   margin=cfg.answer_margin, per_hit=cfg.answer_per_hit)
         return Answer(question=question, answer=text, abstained=abstained, hits=hits, understood=understood)

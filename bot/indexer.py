@@ -29,7 +29,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import store, vector_index
+from . import sentences, store, vector_index
 from .chunking import PASSAGE_RULES, embedding_text, passages_for
 from .corpus import CorpusFile, read_transcript, scan
 from .decoding import MAX_FILE_BYTES
@@ -60,6 +60,7 @@ class SyncReport:
     multilingual: bool = False  # the index has the multilingual space (after this run)
     multilingual_embedded: int = 0
     multilingual_reused: int = 0
+    sentences_embedded: int = 0  # quotable sentences embedded for the sentence table (`sentences`)
     seconds: float = 0.0
     rebuilt_because: str | None = None
     languages_recorded: int = 0  # unchanged transcripts whose language this update recorded (older indexes)
@@ -82,6 +83,7 @@ class SyncReport:
             f"{self.passages} passages "
             f"({self.embedded} embedded, {self.reused} vectors reused"
             f"{f'; multilingual space: {self.multilingual_embedded} embedded, {self.multilingual_reused} reused' if self.multilingual else ''}"
+            f"{f'; {self.sentences_embedded} sentences embedded' if self.sentences_embedded else ''}"
             f")"
             f"{f'; language recorded for {self.languages_recorded} transcripts' if self.languages_recorded else ''}"
             f"; {self.seconds:.1f} s"
@@ -94,7 +96,7 @@ class SyncReport:
             "problems": self.problems,
             "passages": self.passages, "embedded": self.embedded, "reused": self.reused,
             "multilingual": self.multilingual, "multilingual_embedded": self.multilingual_embedded,
-            "multilingual_reused": self.multilingual_reused,
+            "multilingual_reused": self.multilingual_reused, "sentences_embedded": self.sentences_embedded,
             "seconds": round(self.seconds, 2), "rebuilt_because": self.rebuilt_because, "phases": self.phases,
             "languages_recorded": self.languages_recorded,
         }
@@ -276,7 +278,7 @@ def sync(
         same_store = old is not None and store.same_collection(StoreSpec.of_manifest(old.manifest), spec)
         if (old and not fresh and not report.removed and kind == old_kind and not upgrading
                 and skipped == old_skipped and same_store and ml_on == (_old_space(old) is not None)
-                and not report.languages_recorded):
+                and not report.languages_recorded and old.sentences is not None and sentences.current(old.manifest, model)):
             report.passages = n_passages
             report.seconds = time.perf_counter() - started
             return report  # only unreadable changes, whose old versions stay: nothing to write
@@ -350,6 +352,9 @@ def sync(
                 index.add(all_vectors, all_ids, kept_passages + fresh)
 
         report.lap("vectors")
+        sentence_table = _sentence_table(old, fresh, dropped, kept_rows, embedder_factory, model, dimension, progress,
+                                         report)
+        report.lap("embed sentences")
         ml_index = None
         if ml_on:
             ml_index = _multilingual_space(old, fresh, dropped, kept_rows, kind, texts, reused_rows, report, progress,
@@ -373,7 +378,9 @@ def sync(
         if ml_index is not None:
             manifest[store.MULTILINGUAL] = {**multilingual_entry(ml_index.index.d), "embedding_text": EMBEDDING_MODE,
                                             "vector_index": {"kind": kind, "storage": "fp16"}}
-        store.write(index_dir, manifest, lines, index, keyword, title_vectors, multilingual=ml_index)
+        manifest[store.SENTENCES] = sentences.manifest_entry(model, len(sentence_table))
+        store.write(index_dir, manifest, lines, index, keyword, title_vectors, multilingual=ml_index,
+                    sentences=sentence_table)
         report.lap("write")
         report.wrote = True
         report.passages = len(lines)
@@ -388,6 +395,8 @@ def _nothing_changed(files: list[CorpusFile], manifest: dict[str, Any], approxim
         return False
     if store.keyword_stemmer(manifest) != STEMMER or _languages_missing(manifest):
         return False  # re-tokenise the keyword rows / record languages (no re-embedding)
+    if not sentences.current(manifest, manifest.get("model", {}).get("name")):
+        return False  # embed the quotable sentences (an index from before the sentence table)
     if multilingual is not None and multilingual != _space_current(manifest):
         return False
     if vector_store is not None and not store.same_collection(StoreSpec.of_manifest(manifest), vector_store):
@@ -420,6 +429,32 @@ def _multilingual_wanted(asked: bool | None, old: store.Stored | None, index_dir
         return asked
     manifest = old.manifest if old is not None else (_current_manifest(index_dir) or {})
     return bool(manifest.get(store.MULTILINGUAL))
+
+
+def _sentence_table(old: store.Stored | None, fresh: list[Passage], dropped: list[Passage],
+                    kept_rows: list[np.ndarray], embedder_factory: Callable[[], Embedder], model: str, dimension: int,
+                    progress: bool, report: SyncReport) -> sentences.SentenceVectors:
+    """The new generation's sentence table (`sentences`): the old one without the sentences
+    only replaced passages had, plus the fresh passages' sentences it lacks (embedded now).
+    Without a usable old table (a first build, an older index, another model) the sentences
+    of every passage are embedded, the unchanged transcripts' parsed once for it."""
+    base = old.sentences if old is not None and old.sentences is not None and sentences.current(old.manifest, model) \
+        else None
+    fresh_texts = sentences.quotable_texts(fresh)
+    if base is None:
+        kept = [Passage.from_json(json.loads(old.lines[r])) for r in np.concatenate(kept_rows)] \
+            if old is not None and kept_rows else []
+        table, drop = sentences.SentenceVectors.empty(dimension), []
+        texts = sentences.quotable_texts([*kept, *fresh])
+    else:
+        table = base
+        wanted = set(fresh_texts)
+        drop = [t for t in sentences.quotable_texts(dropped) if t not in wanted]
+        texts = [t for t, known in zip(fresh_texts, table.has(fresh_texts)) if not known] if fresh_texts else []
+    vectors = _embed_with_progress(embedder_factory(), texts, progress, "sentences") if texts \
+        else np.zeros((0, dimension), dtype=np.float32)
+    report.sentences_embedded = len(texts)
+    return table.updated(drop, texts, vectors)
 
 
 def _default_multilingual() -> Embedder:

@@ -13,6 +13,9 @@ Layout of ``index/``::
     multilingual.<gen>.faiss    with ``index --multilingual``: the same passages (same ids) in
                                 multilingual-e5's space (`multilingual`), written and checked
                                 like the vectors; the manifest's ``multilingual`` entry says so
+    sentences.<gen>/            the English vectors of every quotable sentence, keyed by its
+                                text (`sentences`), so an answer looks its sentences up instead
+                                of embedding them; the manifest's ``sentences`` entry says so
 
 An update writes the next generation's data files beside the current ones, then replaces
 ``manifest.json`` in one ``os.replace``: a reader (or a crash) sees either the old complete
@@ -47,6 +50,7 @@ from .dates import range_bounds
 from .errors import BotError, IndexBusy, IndexCorrupt, IndexMismatch, IndexMissing
 from .keyword import LEGACY_STEMMER, KeywordIndex
 from .records import Passage, is_question_of
+from .sentences import SentenceVectors
 from .vectorstore import FaissStore, MilvusStore, StoreSpec, VectorStore
 
 FORMAT_NAME = "transcript-bot-index"
@@ -56,7 +60,8 @@ MANIFEST = "manifest.json"
 LOCK = ".lock"
 DATA_KINDS = ("passages", "vectors", "keyword", "titles")
 MULTILINGUAL = "multilingual"  # the optional second vector space's file kind (and manifest key)
-FILE_KINDS = (*DATA_KINDS, MULTILINGUAL)
+SENTENCES = "sentences"  # the sentence table's file kind (and manifest key); optional: answers embed without it
+FILE_KINDS = (*DATA_KINDS, MULTILINGUAL, SENTENCES)
 DEFAULT_CORPUS = Path("corpus")
 
 
@@ -110,6 +115,7 @@ class IndexData:
     title_vectors: np.ndarray  # rows follow sorted(manifest["transcripts"])
     vector_store: VectorStore | None = None
     multilingual: FaissStore | None = None  # the multilingual space (same ids), if the index has it
+    sentences: SentenceVectors | None = None  # the quotable sentences' English vectors, if the index has them
 
     def __post_init__(self) -> None:
         if self.vector_store is None:
@@ -258,7 +264,8 @@ def load(folder: Path, model: str | None = None, passage_rules: str | None = Non
     titles = _load_titles(folder, manifest, corpus)
     multilingual = _open_multilingual(folder, manifest, len(passages), mmap, corpus)
     return IndexData(folder, manifest, passages, vectors.index if isinstance(vectors, FaissStore) else None, keyword,
-                     int(manifest.get("generation", 0)), titles, vectors, multilingual)
+                     int(manifest.get("generation", 0)), titles, vectors, multilingual,
+                     _load_sentences(folder, manifest, corpus))
 
 
 @dataclass
@@ -276,6 +283,7 @@ class Stored:
     title_vectors: np.ndarray
     corpus: Path | None = None  # named in advice
     multilingual: FaissStore | None = None  # the multilingual space, loaded for modification, if any
+    sentences: SentenceVectors | None = None  # the sentence table, if any
 
     def __post_init__(self) -> None:
         self.transcript_names = sorted(self.manifest.get("transcripts", {}))
@@ -323,7 +331,7 @@ def open_for_update(folder: Path, manifest: dict[str, Any], target: StoreSpec | 
     keyword = (_load_keyword(folder, files, len(lines), corpus, keyword_stemmer(manifest))
                if manifest.get("format_version") == FORMAT_VERSION else None)
     return Stored(folder, manifest, lines, vectors, keyword, _load_titles(folder, manifest, corpus), corpus,
-                  _open_multilingual(folder, manifest, len(lines), False, corpus))
+                  _open_multilingual(folder, manifest, len(lines), False, corpus), _load_sentences(folder, manifest, corpus))
 
 
 def verify(folder: Path, manifest: dict[str, Any], corpus: Path | None = None) -> dict[str, Any]:
@@ -333,6 +341,8 @@ def verify(folder: Path, manifest: dict[str, Any], corpus: Path | None = None) -
         tuple(k for k in DATA_KINDS if k != "vectors")
     if manifest.get(MULTILINGUAL):
         in_folder = (*in_folder, MULTILINGUAL)
+    if manifest.get(SENTENCES):
+        in_folder = (*in_folder, SENTENCES)
     for key in in_folder:
         if key not in files:
             raise IndexCorrupt(f"{manifest_path(folder)}: names no {key} file; {_rebuild(folder, corpus)}")
@@ -419,6 +429,16 @@ def _load_keyword(folder: Path, files: dict[str, Any], n_passages: int, corpus: 
         raise IndexCorrupt(f"{path}: unreadable keyword index ({exc}); {_rebuild(folder, corpus)}") from None
 
 
+def _load_sentences(folder: Path, manifest: dict[str, Any], corpus: Path | None) -> SentenceVectors | None:
+    if not manifest.get(SENTENCES):
+        return None
+    path = folder / manifest["files"][SENTENCES]["path"]
+    try:
+        return SentenceVectors.load(path, int(manifest["model"]["dimension"]))
+    except (OSError, ValueError) as exc:
+        raise IndexCorrupt(f"{path}: unreadable sentence vectors ({exc}); {_rebuild(folder, corpus)}") from None
+
+
 def _load_titles(folder: Path, manifest: dict[str, Any], corpus: Path | None) -> np.ndarray:
     path = folder / manifest["files"]["titles"]["path"]
     titles = np.load(path, allow_pickle=False).astype(np.float32)
@@ -450,7 +470,8 @@ def next_generation(folder: Path) -> int:
 
 
 def write(folder: Path, manifest: dict[str, Any], lines: list[bytes], vectors: VectorStore, keyword: KeywordIndex,
-          title_vectors: np.ndarray, multilingual: FaissStore | None = None) -> int:
+          title_vectors: np.ndarray, multilingual: FaissStore | None = None,
+          sentences: SentenceVectors | None = None) -> int:
     """Write a new generation and switch the manifest to it atomically; returns the generation.
 
     ``lines`` are the passages as `passage_line` makes them, sorted by transcript. FAISS
@@ -458,7 +479,8 @@ def write(folder: Path, manifest: dict[str, Any], lines: list[bytes], vectors: V
     collection, tagged with this generation (`MilvusStore.writer`), and the manifest names it.
     ``multilingual``, the second vector space, is one more file of the generation (the
     caller's manifest describes it under ``multilingual``); it must hold one vector per
-    passage, as the first space does, or nothing is written.
+    passage, as the first space does, or nothing is written. ``sentences``, the quotable
+    sentences' vectors, is one more folder of the generation (described under ``sentences``).
     """
     import faiss
 
@@ -477,6 +499,8 @@ def write(folder: Path, manifest: dict[str, Any], lines: list[bytes], vectors: V
              "titles": f"titles.{tag}.npy"}
     if multilingual is not None:
         names[MULTILINGUAL] = f"{MULTILINGUAL}.{tag}.faiss"
+    if sentences is not None:
+        names[SENTENCES] = f"{SENTENCES}.{tag}"
 
     sums = {"passages": _write_file(folder / names["passages"], b"".join(line + b"\n" for line in lines))}
     if isinstance(vectors, FaissStore):
@@ -489,14 +513,9 @@ def write(folder: Path, manifest: dict[str, Any], lines: list[bytes], vectors: V
     np.save(titles, np.asarray(title_vectors, dtype=np.float16), allow_pickle=False)
     sums["titles"] = _write_file(folder / names["titles"], titles.getbuffer())
 
-    tmp_dir = folder / f".{names['keyword']}.tmp"
-    shutil.rmtree(tmp_dir, ignore_errors=True)
-    tmp_dir.mkdir()
-    keyword.save(tmp_dir)
-    for child in tmp_dir.iterdir():
-        _fsync(child)
-    os.replace(tmp_dir, folder / names["keyword"])
-    sums["keyword"] = _checksum(folder / names["keyword"])
+    sums["keyword"] = _write_folder(folder / names["keyword"], keyword.save)
+    if sentences is not None:
+        sums[SENTENCES] = _write_folder(folder / names[SENTENCES], sentences.save)
 
     manifest = dict(manifest)
     manifest.update(
@@ -507,6 +526,8 @@ def write(folder: Path, manifest: dict[str, Any], lines: list[bytes], vectors: V
     manifest.pop("vector_store", None)
     if multilingual is None:
         manifest.pop(MULTILINGUAL, None)
+    if sentences is None:
+        manifest.pop(SENTENCES, None)
     if isinstance(vectors, MilvusStore):  # absent: the FAISS file of the generation (as before)
         manifest["vector_store"] = vectors.spec.to_manifest()
     tmp = folder / f".{MANIFEST}.tmp"
@@ -563,6 +584,18 @@ def _remove_generation(folder: Path, generation: int) -> None:
                 shutil.rmtree(path, ignore_errors=True)
             else:
                 path.unlink(missing_ok=True)
+
+
+def _write_folder(path: Path, save) -> str:
+    """Write a folder of files durably (``save(tmp_folder)`` fills it), moved into place whole; its checksum."""
+    tmp_dir = path.parent / f".{path.name}.tmp"
+    shutil.rmtree(tmp_dir, ignore_errors=True)
+    tmp_dir.mkdir()
+    save(tmp_dir)
+    for child in tmp_dir.iterdir():
+        _fsync(child)
+    os.replace(tmp_dir, path)
+    return _checksum(path)
 
 
 def _write_file(path: Path, data) -> str:
