@@ -245,3 +245,18 @@ def test_routing_keeps_english_questions_in_the_english_space():
     for question in ("Was sagte Putin über die Eisenbahn nach Europa?", "¿Qué dijo Putin sobre el ferrocarril a Europa?",
                      RAILWAY_RU):
         assert not is_english(question, detect(question)), question
+
+
+def test_a_long_batch_is_shared_among_worker_processes(e5):
+    """Past a few batches the passages go to one single-threaded engine per process; the vectors
+    are the ones this process's engine gives, in the same order, and progress counts them all."""
+    from bot.multilingual import MultilingualEmbedder
+
+    texts = [f"Passage {i}: the railway from Korea through Russia to Europe, section {i}." for i in range(64)]
+    pooled = MultilingualEmbedder(threads=1, processes=2)
+    counted: list[int] = []
+    together = pooled.embed_documents(texts, progress=counted.append)
+    alone = np.asarray(e5.model.passage(texts[:8]), dtype=np.float32)
+    assert sum(counted) == 64 and together.shape == (64, 384)
+    assert float((together[:8] * alone).sum(1).min()) > 0.9999
+    assert float(together[0] @ together[63]) < 0.9999  # rows are not all the same
