@@ -1,21 +1,53 @@
-"""The command line through its real entry point: output contracts, filters, batch, exit codes."""
+"""The command line: output contracts, filters, batch, exit codes.
+
+Most tests run `bot.cli.main(argv)` in this process (`run`); each command also has a smoke test
+as a real process (`run_process`: ask, index, stats, serve, who here; check in test_cli_tools,
+eval in test_retrieval)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
-from bot.cli import build_parser
+from bot.cli import build_parser, main
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def run(*args: str, env_extra: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+@dataclass
+class Done:
+    """What a command left: its exit code and output (the fields of `subprocess.CompletedProcess`)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run(*args: str, env_extra: dict | None = None, timeout: int = 300) -> Done:
+    """The command line in this process, through ``bot.cli.main(argv)``: what a user types,
+    parsed and run by the real code, without a new interpreter importing torch each time.
+    (`run_process` runs it as a real command, for one smoke test per command.)"""
+    out, err = io.StringIO(), io.StringIO()
+    with mock.patch.dict(os.environ, {"HF_HUB_OFFLINE": "1", **(env_extra or {})}), \
+            contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse's own --help
+            code = exc.code if isinstance(exc.code, int) else 0
+    return Done(code, out.getvalue(), err.getvalue())
+
+
+def run_process(*args: str, env_extra: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    """``python -m bot ARGS`` as a separate process (the real entry point, exit code and streams)."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env_extra or {})}
     return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True, env=env,
                           cwd=REPO, timeout=timeout)
@@ -34,14 +66,14 @@ def test_every_command_has_help_with_an_example():
 
 
 def test_help_is_instant_and_imports_nothing_heavy():
-    out = run("--help")
+    out = run_process("--help")
     assert out.returncode == 0 and "transcript-bot" in out.stdout
     code = "import sys, bot.cli; bot.cli.build_parser(); print(any(m in sys.modules for m in ('torch', 'gradio', 'faiss')))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO).stdout.strip() == "False"
 
 
 def test_ask_json_contract(paths):
-    out = run("ask", "How much trade is there between Russia and North Korea?", "-k", "3", "--json", *paths)
+    out = run_process("ask", "How much trade is there between Russia and North Korea?", "-k", "3", "--json", *paths)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert set(result) >= {"question", "answer", "abstained", "hits"}
@@ -110,7 +142,7 @@ def test_errors_are_one_line_with_exit_codes(paths, args, code, message):
 
 
 def test_port_from_the_environment_is_checked_before_anything_loads(paths):
-    out = run("serve", *paths, env_extra={"TRANSCRIPT_BOT_PORT": "http"})
+    out = run_process("serve", *paths, env_extra={"TRANSCRIPT_BOT_PORT": "http"})
     assert out.returncode == 2 and out.stderr.strip() == (
         "transcript-bot serve: TRANSCRIPT_BOT_PORT must be a port number from 1 to 65535, not 'http'")
     assert run("--help", env_extra={"TRANSCRIPT_BOT_PORT": "http"}).returncode == 0  # parsing never reads it
@@ -123,11 +155,11 @@ def test_serve_on_a_port_in_use_says_so_in_one_line(paths):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        out = run("serve", "--port", str(port), "--no-sync", *paths, timeout=120)
+        out = run_process("serve", "--port", str(port), "--no-sync", *paths, timeout=120)
     assert out.returncode == 1, out.stderr
     assert out.stderr.strip() == (f"error: port {port} on 127.0.0.1 is already in use (another server?); "
                                   "choose another with --port")
-    out = run("serve", "--host", "no-such-host.invalid", "--port", str(port), "--no-sync", "--public", *paths,
+    out = run_process("serve", "--host", "no-such-host.invalid", "--port", str(port), "--no-sync", "--public", *paths,
               timeout=120)  # --public: not loopback, and no login
     assert out.returncode == 1 and out.stderr.startswith(f"error: cannot listen on no-such-host.invalid:{port}: ")
     assert len(out.stderr.strip().splitlines()) == 1
@@ -183,7 +215,7 @@ def test_batch_lines_are_checked_by_the_core_one_line_each(tmp_path, paths):
 
 
 def test_who_command_ranks_people_and_takes_filters(paths):
-    done = run("who", "gas supplies to Europe", "-k", "4", "--json", *paths)
+    done = run_process("who", "gas supplies to Europe", "-k", "4", "--json", *paths)
     assert done.returncode == 0, done.stderr
     everyone = json.loads(done.stdout)["speakers"]
     assert everyone and all(r["passages"] >= 1 and r["best"]["citation"] for r in everyone)
@@ -205,7 +237,7 @@ def test_missing_index_and_unknown_corpus(tmp_path):
 
 
 def test_environment_variables_set_paths(small_corpus, small_index):
-    out = run("stats", "--json", env_extra={"TRANSCRIPT_BOT_INDEX": str(small_index), "TRANSCRIPT_BOT_CORPUS": str(small_corpus)})
+    out = run_process("stats", "--json", env_extra={"TRANSCRIPT_BOT_INDEX": str(small_index), "TRANSCRIPT_BOT_CORPUS": str(small_corpus)})
     assert out.returncode == 0, out.stderr
     stats = json.loads(out.stdout)
     assert stats["transcripts"] == 9 and stats["model"] == "all-MiniLM-L6-v2" and stats["freshness"] == "up to date"
@@ -226,7 +258,7 @@ def test_index_command_end_to_end(tmp_path):
     corpus = tmp_path / "c"
     corpus.mkdir()
     (corpus / "talk.txt").write_text("Fishing Talks\n\nMarch 3, 2015, Oslo\n\nJohn Smith: Cod quotas will rise by ten percent next year.\n")
-    out = run("index", "--corpus", str(corpus), "--index", str(tmp_path / "ix"), "--json")
+    out = run_process("index", "--corpus", str(corpus), "--index", str(tmp_path / "ix"), "--json")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["added"] == ["talk.txt"]
     out = run("ask", "Will cod quotas go up?", "--json", "--corpus", str(corpus), "--index", str(tmp_path / "ix"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_cli import run
+from test_cli import run, run_process
 
 PUTIN = ("I understand, of course, that this is not Gazprom’s job, but nonetheless, I ask you to give this your "
          "attention")
@@ -18,7 +18,7 @@ def paths(small_corpus, small_index):
 
 
 def test_check_json_exact_and_someone_else(paths, small_bot):
-    out = run("check", PUTIN, "--speaker", "Putin", "--json", *paths)
+    out = run_process("check", PUTIN, "--speaker", "Putin", "--json", *paths)  # the smoke test of `check`
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result == small_bot.check_quote(PUTIN, "Putin").to_json()
