@@ -279,8 +279,10 @@ class Retriever:
         data = self.data
         bonus = np.zeros(len(rows), dtype=np.float32)
         if boosts.speakers:
-            by_label = np.array([boosts.speakers.get(label, 0.0) for label in data.speaker_labels] + [0.0],
-                                dtype=np.float32)
+            by_label = np.zeros(len(data.speaker_labels) + 1, dtype=np.float32)
+            for label, b in boosts.speakers.items():
+                if label in data.speaker_code:
+                    by_label[data.speaker_code[label]] = b
             bonus += by_label[data.row_speaker[rows]]  # -1 (no speaker) picks the trailing 0
         if boosts.transcripts or boosts.dates:
             per = np.zeros(len(data.transcript_names) + 1, dtype=np.float32)

@@ -131,7 +131,7 @@ class IndexData:
         self._date_bounds: tuple[np.ndarray, np.ndarray] | None = None  # per transcript, by dated_within
         # Per-row codes, so that filters and preferences select rows with numpy, not a Python loop.
         self.speaker_labels = sorted({p.speaker for p in self.passages if p.speaker})
-        code = {label: i for i, label in enumerate(self.speaker_labels)}
+        code = self.speaker_code = {label: i for i, label in enumerate(self.speaker_labels)}
         self.row_speaker = np.array([code[p.speaker] if p.speaker else -1 for p in self.passages], dtype=np.int32)
         tcode = self.transcript_index = {rel: i for i, rel in enumerate(self.transcript_names)}
         self.row_transcript = np.array([tcode.get(p.transcript, -1) for p in self.passages], dtype=np.int32)
@@ -164,15 +164,15 @@ class IndexData:
 
     def speaker_mask(self, labels) -> np.ndarray:
         """Which rows are spoken under one of these speaker labels."""
-        labels = set(labels)
-        wanted = [i for i, label in enumerate(self.speaker_labels) if label in labels]
-        return np.isin(self.row_speaker, np.array(wanted, dtype=np.int32))
+        chosen = np.zeros(len(self.speaker_labels) + 1, dtype=bool)  # the last: rows without a speaker
+        chosen[[self.speaker_code[label] for label in set(labels) if label in self.speaker_code]] = True
+        return chosen[self.row_speaker]
 
     def transcript_mask(self, rels) -> np.ndarray:
         """Which rows belong to one of these transcripts."""
-        rels = set(rels)
-        wanted = [i for i, rel in enumerate(self.transcript_names) if rel in rels]
-        return np.isin(self.row_transcript, np.array(wanted, dtype=np.int32))
+        chosen = np.zeros(len(self.transcript_names) + 1, dtype=bool)  # the last: rows of no listed transcript
+        chosen[[self.transcript_index[rel] for rel in set(rels) if rel in self.transcript_index]] = True
+        return chosen[self.row_transcript]
 
     @property
     def title_keyword(self) -> KeywordIndex:
