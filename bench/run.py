@@ -736,27 +736,47 @@ def part_cold(a: argparse.Namespace) -> dict[str, Any]:
 
 def part_web(a: argparse.Namespace) -> dict[str, Any]:
     """Concurrent users through the real server on loopback: 1, 10 and 20 users, each asking
-    different questions back to back through the `/ask` API (gradio_client), for a few rounds;
-    latency per call (p50/p95/max), errors, questions per second, peak RSS of the server."""
+    different questions back to back through the `/ask` HTTP API (``POST /gradio_api/call/ask``,
+    then its event stream, as curl or a page's script calls it), for a few rounds; latency per
+    call (p50/p95/max), errors, questions per second, peak RSS of the server. One user through
+    gradio_client as well: that library adds ~100 ms per call on its own (its job thread and
+    polling), which is the client's cost, not the server's.
+
+    The server is `transcript-bot serve` in its own process, as it runs for users: in this
+    process its Python work and the clients' (20 threads parsing event streams) would share one
+    interpreter lock, and the bench would measure the clients' contention, not the server."""
     import threading
 
+    import httpx
     from gradio_client import Client
 
     from bot.settings import Settings
-    from bot.web import serve
 
     port = _free_port()
     settings = Settings.resolve(a.corpus, a.index, port=port)
-    demo = serve(settings, host="127.0.0.1", port=port, sync_first=False, prevent_thread_lock=True)
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", GRADIO_ANALYTICS_ENABLED="False")
+    log = tempfile.TemporaryFile()  # not a pipe: a server that logs more than a pipe holds would block
+    server = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--corpus", str(a.corpus), "--index", str(a.index),
+                               "--port", str(port), "--no-sync"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                              stderr=log)
     url = f"http://127.0.0.1:{port}/"
     qs = questions()
-    out: dict[str, Any] = {"settings": settings.describe()}
+    out: dict[str, Any] = {"settings": settings.describe(), "server": "transcript-bot serve (own process)"}
     try:
-        Client(url, verbose=False).predict(qs[0], 5, "", "", "", "[]", api_name="/ask")  # warm-up
+        started = time.perf_counter()
+        while True:  # warm-up: the first answer once it listens
+            try:
+                Client(url, verbose=False).predict(qs[0], 5, "", "", "", "[]", api_name="/ask")
+                break
+            except Exception:
+                if server.poll() is not None or time.perf_counter() - started > 300:
+                    log.seek(0)
+                    raise RuntimeError(f"the server did not start: {log.read().decode()[-500:]}") from None
+                time.sleep(0.5)
         for users in (1, 10, 20):
             times: list[float] = []
             errors: list[str] = []
-            clients = [Client(url, verbose=False) for _ in range(users)]
+            clients = [httpx.Client(timeout=60) for _ in range(users)]
             rounds = max(3, 40 // users)
 
             def user(n: int, client) -> None:
@@ -764,7 +784,7 @@ def part_web(a: argparse.Namespace) -> dict[str, Any]:
                     question = qs[(n * rounds + r) % len(qs)]
                     started = time.perf_counter()
                     try:
-                        client.predict(question, 5, "", "", "", "[]", api_name="/ask")
+                        _ask_over_http(client, url, question)
                         times.append(time.perf_counter() - started)
                     except Exception as exc:  # counted: the bench's verdict, not a crash
                         errors.append(f"{type(exc).__name__}: {str(exc)[:120]}")
@@ -779,10 +799,53 @@ def part_web(a: argparse.Namespace) -> dict[str, Any]:
             out[f"users_{users}"] = {**pcts(times), "max_ms": round(max(times) * 1000, 1) if times else None,
                                      "calls": len(times), "errors": len(errors), "first_errors": errors[:3],
                                      "questions_per_s": round(len(times) / wall, 2)}
+            for client in clients:
+                client.close()
+        library = Client(url, verbose=False)
+        times = []
+        for question in qs[:20]:
+            started = time.perf_counter()
+            library.predict(question, 5, "", "", "", "[]", api_name="/ask")
+            times.append(time.perf_counter() - started)
+        out["users_1_gradio_client"] = pcts(times)
+        out["peak_rss_server_mb"] = _process_peak_rss_mb(server.pid)
     finally:
-        demo.close()
-    out["peak_rss_server_mb"] = peak_rss_mb()
+        server.terminate()
+        server.wait(timeout=30)
+        log.seek(0)
+        out["server_log_tail"] = log.read().decode(errors="replace")[-300:]
+        log.close()
     return out
+
+
+def _ask_over_http(client, url: str, question: str) -> dict:
+    """One question through the server's HTTP API: queue it, read its event stream to the result."""
+    posted = client.post(f"{url}gradio_api/call/ask", json={"data": [question, 5, "", "", "", "[]", "", ""]})
+    posted.raise_for_status()
+    event = None
+    with client.stream("GET", f"{url}gradio_api/call/ask/{posted.json()['event_id']}") as stream:
+        for line in stream.iter_lines():
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and event in ("complete", "error"):
+                data = json.loads(line.split(":", 1)[1])
+                if event == "error":
+                    raise RuntimeError(f"the server answered with an error: {str(data)[:120]}")
+                if not data or not data[0].get("hits"):
+                    raise RuntimeError("an answer without passages")
+                return data[0]
+    raise RuntimeError(f"the event stream ended without a result (last event {event})")
+
+
+def _process_peak_rss_mb(pid: int) -> float | None:
+    """Another process's peak RSS (VmHWM), in MB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
 
 
 def part_first_answer(a: argparse.Namespace) -> dict[str, Any]:
