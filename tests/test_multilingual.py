@@ -260,3 +260,21 @@ def test_a_long_batch_is_shared_among_worker_processes(e5):
     assert sum(counted) == 64 and together.shape == (64, 384)
     assert float((together[:8] * alone).sum(1).min()) > 0.9999
     assert float(together[0] @ together[63]) < 0.9999  # rows are not all the same
+
+
+def test_the_bundled_index_ships_the_multilingual_space_and_answers_russian(embedder, e5):
+    """The committed index has both spaces (same ids) and the sentence table, and the Russian
+    dev questions (eval/dev-questions-ru.jsonl, our translations) find their answers over the
+    bundled corpus about as often as the English originals (measured 0.857 and 0.821 Hit@5)."""
+    from bot.evaluation import evaluate, load_questions
+    from bot.sentences import quotable_texts
+
+    data = store.load(REPO / "index", corpus=REPO / "corpus")
+    assert data.multilingual is not None and np.array_equal(_ids(data.vectors), _ids(data.multilingual.index))
+    assert data.sentences is not None and data.sentences.has(quotable_texts(data.passages[:500])).all()
+    bot = TranscriptBot(Settings(REPO / "corpus", REPO / "index", DEFAULT_MODEL), embedder=embedder,
+                        multilingual_embedder=e5)
+    answer = bot.ask("Что Путин сказал о железной дороге в Европу?", AskOptions(k=5))
+    assert answer.language == "ru" and answer.space == "multilingual" and answer.hits
+    report = evaluate(bot, load_questions(REPO / "eval" / "dev-questions-ru.jsonl"), k=10)
+    assert report["overall"]["hit@5"] >= 0.75, report["overall"]
