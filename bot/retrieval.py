@@ -58,6 +58,9 @@ class RetrievalConfig:
     short_words: int = 12
     short_penalty: float = 0.4
     question_penalty: float = 0.15  # a question that the next turn answers is not an answer itself
+    # Share of a passage's best sentence's cosine (the sentence table, `sentences`) added to its
+    # fused score: a passage with one sentence that answers, among others about other things.
+    sentence_weight: float = 0.0
     merge_windows: bool = True  # overlapping windows of one turn among the hits become one hit
     merge_max_words: int = 400  # ... unless the joined text would be longer than this
     drop_prompts: bool = False  # a prompting question is not a hit beside its own reply (measured: no gain)
@@ -260,6 +263,8 @@ class Retriever:
         dense = self._dense_scores(query_vector, rows)
         keyword = keyword_all[rows]
         fused = self._fuse(dense, keyword, cfg)
+        if cfg.sentence_weight > 0 and data.sentences is not None and self.vectors is data.vector_store:
+            fused = fused + cfg.sentence_weight * data.best_sentence(query_vector, rows)
         if second is not None:
             fused = fused + cfg.multilingual_weight * second.vectors.scores(second.vector, data.ids[rows])
         if focus is not None and focus_rows is not None and len(focus_rows):

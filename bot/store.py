@@ -128,6 +128,7 @@ class IndexData:
         for p in self.passages:
             p.language = self.languages.get(p.transcript)
         self._title_keyword: KeywordIndex | None = None
+        self._sentence_csr: tuple[np.ndarray, np.ndarray] | None = None  # see `_sentence_rows`
         self._date_bounds: tuple[np.ndarray, np.ndarray] | None = None  # per transcript, by dated_within
         # Per-row codes, so that filters and preferences select rows with numpy, not a Python loop.
         self.speaker_labels = sorted({p.speaker for p in self.passages if p.speaker})
@@ -140,6 +141,41 @@ class IndexData:
         # Rows that are a question answered by the next row (an interviewer's turn, not an answer).
         self.is_question = np.array([is_question_of(p, self.passages[r + 1] if r + 1 < len(self.passages) else None)
                                      for r, p in enumerate(self.passages)], dtype=bool)
+
+    def best_sentence(self, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Per row, the best cosine of ``vector`` with the row's quotable sentences in the
+        sentence table (0 for a row with none there)."""
+        indptr, table_rows = self._sentence_rows()
+        starts, ends = indptr[rows], indptr[rows + 1]
+        counts = ends - starts
+        out = np.zeros(len(rows), dtype=np.float32)
+        if not counts.sum():
+            return out
+        at = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts) + np.arange(counts.sum())
+        found = table_rows[at]
+        sims = np.full(len(at), -1.0, dtype=np.float32)
+        ok = found >= 0
+        table = self.sentences
+        sims[ok] = (table.vectors[found[ok]].astype(np.float32) @ vector.astype(np.float32)) * table.scales[found[ok]]
+        has = counts > 0
+        best = np.maximum.reduceat(sims, (np.cumsum(counts) - counts)[has])
+        out[has] = np.maximum(best, 0.0)
+        return out
+
+    def _sentence_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each passage's quotable sentences as rows of the sentence table (-1: not in it), CSR
+        by passage row; made on first use (a second or two per 10,000 passages)."""
+        if self._sentence_csr is None:
+            from .sentences import keys_of, quotable_spans
+
+            texts: list[str] = []
+            indptr = np.zeros(len(self.passages) + 1, dtype=np.int64)
+            for r, p in enumerate(self.passages):
+                spans = quotable_spans(p)
+                texts.extend(p.text[a:b] for a, b in spans)
+                indptr[r + 1] = indptr[r] + len(spans)
+            self._sentence_csr = (indptr, self.sentences.rows(keys_of(texts)))
+        return self._sentence_csr
 
     def dated_within(self, since: str | None, until: str | None) -> np.ndarray:
         """Per transcript (``transcript_names`` order): can its date fall within [since, until]

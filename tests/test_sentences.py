@@ -134,3 +134,17 @@ def test_table_vectors_match_the_real_model(small_index, embedder):
     fresh = embedder.embed_documents(texts)
     cos = (looked_up * fresh).sum(1) / np.linalg.norm(looked_up, axis=1)
     assert len(texts) > 50 and cos.min() > 0.999
+
+
+def test_best_sentence_is_the_best_cosine_among_a_passage_s_sentences(tmp_path):
+    _, index, fake, _ = _build(tmp_path)
+    data = store.load(index)
+    q = fake.embed_query("railway from Korea to Europe")
+    rows = np.arange(len(data.passages))
+    best = data.best_sentence(q, rows)
+    for r in rows:
+        p = data.passages[r]
+        texts = [p.text[s:e] for s, e in quotable_spans(p)]
+        want = max([float(v @ q) for v in data.sentences.vectors_for(texts, fake.embed_documents)], default=0.0)
+        assert abs(best[r] - max(want, 0.0)) < 1e-3
+    assert data.passages[int(np.argmax(best))].text.startswith("The railway from Korea")
