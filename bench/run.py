@@ -457,7 +457,9 @@ def part_replicate(a: argparse.Namespace) -> dict[str, Any]:
         keyword = KeywordIndex.build([embedding_text(p, KEYWORD_MODE) for p in passages])
     titles = np.tile(data.title_vectors, (times, 1))
     with Clock() as c_write:
-        store.write(index10, manifest, [store.passage_line(p) for p in passages], index, keyword, titles)
+        # The copies' sentences are the original's: its sentence table serves them all.
+        store.write(index10, manifest, [store.passage_line(p) for p in passages], index, keyword, titles,
+                    sentences=data.sentences)
     return {"times": times, "passages": len(passages), "transcripts": len(manifest["transcripts"]),
             "faiss_add_s": round(c_add.wall, 2), "bm25_build_s": round(c_kw.wall, 2), "write_s": round(c_write.wall, 2),
             "index_mb": round(sum(f.stat().st_size for f in index10.rglob("*") if f.is_file()) / 1e6, 1),
