@@ -61,6 +61,9 @@ class RetrievalConfig:
     # Share of a passage's best sentence's cosine (the sentence table, `sentences`) added to its
     # fused score: a passage with one sentence that answers, among others about other things.
     sentence_weight: float = 0.0
+    # The same within the second stage (the event's transcripts, ranked by the question's detail):
+    # the detail's best sentence ("We keep 40 percent of our reserves in the euro").
+    focus_sentence_weight: float = 0.0
     merge_windows: bool = True  # overlapping windows of one turn among the hits become one hit
     merge_max_words: int = 400  # ... unless the joined text would be longer than this
     drop_prompts: bool = False  # a prompting question is not a hit beside its own reply (measured: no gain)
@@ -270,6 +273,8 @@ class Retriever:
         if focus is not None and focus_rows is not None and len(focus_rows):
             at = np.flatnonzero(np.isin(rows, focus_rows))
             second = self._fuse(self._dense_scores(focus.vector, rows[at]), detail_keyword[rows[at]], cfg)
+            if cfg.focus_sentence_weight > 0 and data.sentences is not None and self.vectors is data.vector_store:
+                second = second + cfg.focus_sentence_weight * data.best_sentence(focus.vector, rows[at])
             fused[at] = (1 - cfg.focus_weight) * fused[at] + cfg.focus_weight * second
         final = fused * (1.0 + self._bonus(rows, boosts))
         if cfg.short_penalty > 0:
