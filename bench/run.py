@@ -424,8 +424,9 @@ def part_replicate(a: argparse.Namespace) -> dict[str, Any]:
     from bot.corpus import scan
     from bot.indexer import KEYWORD_MODE
     from bot.keyword import KeywordIndex
+    from bot.vectorstore import FaissStore
 
-    times, work = a.times, Path(a.workdir)
+    times, work = int(a.times), Path(a.workdir)
     corpus10, index10 = work / "corpus_x10", work / "index_x10"
     for folder in (corpus10, index10):
         shutil.rmtree(folder, ignore_errors=True)
@@ -458,7 +459,7 @@ def part_replicate(a: argparse.Namespace) -> dict[str, Any]:
     titles = np.tile(data.title_vectors, (times, 1))
     with Clock() as c_write:
         # The copies' sentences are the original's: its sentence table serves them all.
-        store.write(index10, manifest, [store.passage_line(p) for p in passages], index, keyword, titles,
+        store.write(index10, manifest, [store.passage_line(p) for p in passages], FaissStore(index), keyword, titles,
                     sentences=data.sentences)
     return {"times": times, "passages": len(passages), "transcripts": len(manifest["transcripts"]),
             "faiss_add_s": round(c_add.wall, 2), "bm25_build_s": round(c_kw.wall, 2), "write_s": round(c_write.wall, 2),
