@@ -20,7 +20,17 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-from bs4 import BeautifulSoup, CData, NavigableString, Tag
+# bs4's classes, imported by the first `parse` (`_need_bs4`): importing bs4 costs ~0.1 s, which
+# every command would pay at start-up (the format table is built on import) for pages it may
+# never read.
+BeautifulSoup = CData = NavigableString = Tag = None
+
+
+def _need_bs4() -> None:
+    global BeautifulSoup, CData, NavigableString, Tag
+    if BeautifulSoup is None:
+        from bs4 import BeautifulSoup, CData, NavigableString, Tag  # noqa: F811
+
 
 from ..dates import parse_date_line
 from ..records import ParsedTranscript
@@ -62,6 +72,7 @@ TITLE_SUFFIX = re.compile(r"\s+[•|]\s+[^•|]+$")  # "Meeting with X • Presi
 
 def parse(text: str) -> ParsedTranscript:
     """Parse a saved HTML page into metadata and turns (via the plain-text layout)."""
+    _need_bs4()
     soup = BeautifulSoup(text, "html.parser")
     title, title_tag = _title(soup)
     date = _date(soup)
