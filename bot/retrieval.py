@@ -266,14 +266,16 @@ class Retriever:
         dense = self._dense_scores(query_vector, rows)
         keyword = keyword_all[rows]
         fused = self._fuse(dense, keyword, cfg)
-        if cfg.sentence_weight > 0 and data.sentences is not None and self.vectors is data.vector_store:
+        # The sentence table is in the English space: only a search there may use it.
+        by_sentence = data.sentences is not None and self.vectors is data.vector_store
+        if cfg.sentence_weight > 0 and by_sentence:
             fused = fused + cfg.sentence_weight * data.best_sentence(query_vector, rows)
         if second is not None:
             fused = fused + cfg.multilingual_weight * second.vectors.scores(second.vector, data.ids[rows])
         if focus is not None and focus_rows is not None and len(focus_rows):
             at = np.flatnonzero(np.isin(rows, focus_rows))
             second = self._fuse(self._dense_scores(focus.vector, rows[at]), detail_keyword[rows[at]], cfg)
-            if cfg.focus_sentence_weight > 0 and data.sentences is not None and self.vectors is data.vector_store:
+            if cfg.focus_sentence_weight > 0 and by_sentence:
                 second = second + cfg.focus_sentence_weight * data.best_sentence(focus.vector, rows[at])
             fused[at] = (1 - cfg.focus_weight) * fused[at] + cfg.focus_weight * second
         final = fused * (1.0 + self._bonus(rows, boosts))

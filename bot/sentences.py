@@ -122,6 +122,10 @@ class SentenceVectors:
         found = (self.keys[at] == keys) if len(self.keys) else np.zeros(len(keys), dtype=bool)
         return np.where(found, at, -1)
 
+    def dequantized(self, rows: np.ndarray) -> np.ndarray:
+        """The float32 vectors of table ``rows`` (int8 times each row's scale)."""
+        return self.vectors[rows].astype(np.float32) * self.scales[rows, None]
+
     def has(self, texts: Sequence[str]) -> np.ndarray:
         return self.rows(keys_of(texts)) >= 0
 
@@ -131,7 +135,7 @@ class SentenceVectors:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         hit = rows >= 0
         if hit.any():
-            out[hit] = self.vectors[rows[hit]].astype(np.float32) * self.scales[rows[hit], None]
+            out[hit] = self.dequantized(rows[hit])
         if not hit.all():
             missing = np.flatnonzero(~hit)
             out[missing] = embed([texts[i] for i in missing])

@@ -155,8 +155,7 @@ class IndexData:
         found = table_rows[at]
         sims = np.full(len(at), -1.0, dtype=np.float32)
         ok = found >= 0
-        table = self.sentences
-        sims[ok] = (table.vectors[found[ok]].astype(np.float32) @ vector.astype(np.float32)) * table.scales[found[ok]]
+        sims[ok] = self.sentences.dequantized(found[ok]) @ vector.astype(np.float32)
         has = counts > 0
         best = np.maximum.reduceat(sims, (np.cumsum(counts) - counts)[has])
         out[has] = np.maximum(best, 0.0)
