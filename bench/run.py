@@ -757,11 +757,8 @@ def part_web(a: argparse.Namespace) -> dict[str, Any]:
 
     port = _free_port()
     settings = Settings.resolve(a.corpus, a.index, port=port)
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", GRADIO_ANALYTICS_ENABLED="False")
-    log = tempfile.TemporaryFile()  # not a pipe: a server that logs more than a pipe holds would block
-    server = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--corpus", str(a.corpus), "--index", str(a.index),
-                               "--port", str(port), "--no-sync"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                              stderr=log)
+    log = tempfile.TemporaryFile()
+    server = _start_serve(a, port, log, "--no-sync")
     url = f"http://127.0.0.1:{port}/"
     qs = questions()
     out: dict[str, Any] = {"settings": settings.describe(), "server": "transcript-bot serve (own process)"}
@@ -821,6 +818,16 @@ def part_web(a: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def _start_serve(a: argparse.Namespace, port: int, log, *flags: str, cache: str | None = None) -> subprocess.Popen:
+    """`transcript-bot serve` on CORPUS and INDEX in its own process, its stderr into ``log``
+    (a file, never a pipe: a server that logs more than a pipe holds would block)."""
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", GRADIO_ANALYTICS_ENABLED="False")
+    if cache:
+        env["TRANSCRIPT_BOT_CACHE"] = cache
+    return subprocess.Popen([sys.executable, "-m", "bot", "serve", "--corpus", str(a.corpus), "--index", str(a.index),
+                             "--port", str(port), *flags], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=log)
+
+
 def _ask_over_http(client, url: str, question: str) -> dict:
     """One question through the server's HTTP API: queue it, read its event stream to the result."""
     posted = client.post(f"{url}gradio_api/call/ask", json={"data": [question, 5, "", "", "", "[]", "", ""]})
@@ -860,14 +867,8 @@ def part_first_answer(a: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for label, cache in (("fresh_machine", tempfile.mkdtemp(prefix="tb-bench-cache-")), ("export_cached", None)):
         port = _free_port()
-        env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", GRADIO_ANALYTICS_ENABLED="False")
-        if cache:
-            env["TRANSCRIPT_BOT_CACHE"] = cache
-        else:
-            env["TRANSCRIPT_BOT_CACHE"] = out["_cache"]
         started = time.perf_counter()
-        server = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--corpus", str(a.corpus), "--index", str(a.index),
-                                   "--port", str(port)], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        server = _start_serve(a, port, subprocess.DEVNULL, cache=cache or out["_cache"])
         answered = None
         try:
             while time.perf_counter() - started < 300 and server.poll() is None:
