@@ -35,8 +35,11 @@ cat corpus/kremlin/manifest.jsonl "$SHARED/corpus/kremlin_extra/manifest.jsonl" 
 lay_out "$WORK/qmsum" "qmsum=$SHARED/corpus/qmsum_val/transcripts"
 lay_out "$WORK/calls" "earnings21=$SHARED/corpus/earnings21" "seenunseen=$SHARED/corpus/seenunseen_podcast"
 
+# English space only (the bundled index's multilingual space would otherwise be kept and
+# extended: hours of e5 on 2 cores); INDEX_FLAGS overrides.
+read -r -a FLAGS <<< "${INDEX_FLAGS:---no-multilingual}"
 for set in kremlin-full qmsum calls; do
-  $BOT index --corpus "$WORK/$set/corpus" --index "$WORK/$set/index"
+  $BOT index --corpus "$WORK/$set/corpus" --index "$WORK/$set/index" "${FLAGS[@]}"
 done
 
 read -r -a VARIANTS <<< "${ABLATION:-}"
