@@ -278,3 +278,46 @@ def test_the_bundled_index_ships_the_multilingual_space_and_answers_russian(embe
     assert answer.language == "ru" and answer.space == "multilingual" and answer.hits
     report = evaluate(bot, load_questions(REPO / "eval" / "dev-questions-ru.jsonl"), k=10)
     assert report["overall"]["hit@5"] >= 0.75, report["overall"]
+
+
+def test_worker_processes_end_when_the_indexing_process_is_killed(tmp_path):
+    """A killed `index` run does not leave its e5 workers embedding for nobody: each worker
+    notices its parent is gone and exits (the real engine, a real SIGKILL)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "embed.py"
+    script.write_text(
+        "import multiprocessing, sys\n"
+        f"sys.path.insert(0, {str(REPO)!r})\n"
+        "from bot.multilingual import MultilingualEmbedder\n"
+        "texts = [f'Passage {i} about the railway to Europe, part {i}.' for i in range(4000)]\n"
+        "def progress(n):\n"
+        "    print(' '.join(str(p.pid) for p in multiprocessing.active_children()), flush=True)\n"
+        "if __name__ == '__main__':\n"
+        "    MultilingualEmbedder(threads=1, processes=2).embed_documents(texts, progress=progress)\n",
+        encoding="utf-8")
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        workers = [int(pid) for pid in parent.stdout.readline().split()]
+        assert len(workers) == 2, workers
+    finally:
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+
+    def alive(pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+                return stat.read().split(")")[-1].split()[0] != "Z"
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + 60
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    survivors = [pid for pid in workers if alive(pid)]
+    for pid in survivors:
+        os.kill(pid, signal.SIGKILL)
+    assert not survivors, f"e5 workers {survivors} outlived their killed parent"
