@@ -45,9 +45,7 @@ def main() -> int:
     if data.sentences is None:
         raise SystemExit(f"{args.index}: the index has no sentence table (run `transcript-bot index` on it)")
     n = len(data.passages)
-    indptr, table_rows = data._sentence_rows()
-    sentence_vectors = data.sentences.dequantized(np.arange(len(data.sentences)))
-    has = np.diff(indptr) > 0
+    every_row = np.arange(n)
     questions = load_questions(Path(args.questions))
     by_id = {q.id: q for q in questions}
 
@@ -68,11 +66,7 @@ def main() -> int:
         answer = bot.ask(q.question, AskOptions(k=50, context=conversation(q, by_id)))
         bot_rank = next((h.rank for h in answer.hits if is_hit(q, h.passage.transcript, h.passage.text)), 10**6)
         vector = embedder.embed_query(q.question)
-        entry = np.full(len(table_rows), -1.0, dtype=np.float32)
-        known = table_rows >= 0
-        entry[known] = sentence_vectors[table_rows[known]] @ vector
-        best = np.full(n, -1.0, dtype=np.float32)
-        best[has] = np.maximum.reduceat(entry, indptr[:-1][has])
+        best = data.best_sentence(vector, every_row)
         passage = data.vector_store.scores(vector, data.ids)
         found.append((q.id, q.type, bot_rank, rank(best, gold), rank(passage, gold)))
         print(f"{q.id} {q.type:<10} bot {bot_rank if bot_rank < 10**6 else '>50':>4}  "

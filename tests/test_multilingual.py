@@ -284,8 +284,6 @@ def test_worker_processes_end_when_the_indexing_process_is_killed(tmp_path):
     """A killed `index` run does not leave its e5 workers embedding for nobody: each worker
     notices its parent is gone and exits (the real engine, a real SIGKILL)."""
     import signal
-    import subprocess
-    import sys
     import time
 
     script = tmp_path / "embed.py"
