@@ -739,18 +739,22 @@ def part_cold(a: argparse.Namespace) -> dict[str, Any]:
 
 def part_web(a: argparse.Namespace) -> dict[str, Any]:
     """Concurrent users through the real server on loopback: 1, 10 and 20 users, each asking
-    different questions back to back through the `/ask` HTTP API (``POST /gradio_api/call/ask``,
-    then its event stream, as curl or a page's script calls it), for a few rounds; latency per
-    call (p50/p95/max), errors, questions per second, peak RSS of the server. One user through
-    gradio_client as well: that library adds ~100 ms per call on its own (its job thread and
-    polling), which is the client's cost, not the server's.
+    different questions back to back, for a few rounds; latency per call (p50/p95/max), errors,
+    questions per second, peak RSS of the server. Two HTTP paths, as programs call them:
+
+    - ``api_ask``: the plain JSON route ``POST /api/ask`` (bot.web_json), one request, one reply;
+    - ``gradio``: Gradio's ``POST /gradio_api/call/ask`` then its event stream, each user with
+      its own ``session_hash`` as a page or gradio_client sends (without one Gradio builds a new
+      session for every call).
+
+    One user through gradio_client as well: that library adds ~100 ms per call on its own (its
+    job thread and polling), which is the client's cost, not the server's.
 
     The server is `transcript-bot serve` in its own process, as it runs for users: in this
-    process its Python work and the clients' (20 threads parsing event streams) would share one
-    interpreter lock, and the bench would measure the clients' contention, not the server."""
-    import threading
-
-    import httpx
+    process its Python work and the clients' (20 threads parsing replies) would share one
+    interpreter lock, and the bench would measure the clients' contention, not the server. The
+    clients still share the machine's cores with it: on 2 cores their CPU is part of what the
+    10- and 20-user numbers show."""
     from gradio_client import Client
 
     from bot.settings import Settings
@@ -773,34 +777,10 @@ def part_web(a: argparse.Namespace) -> dict[str, Any]:
                     log.seek(0)
                     raise RuntimeError(f"the server did not start: {log.read().decode()[-500:]}") from None
                 time.sleep(0.5)
-        for users in (1, 10, 20):
-            times: list[float] = []
-            errors: list[str] = []
-            clients = [httpx.Client(timeout=60) for _ in range(users)]
-            rounds = max(3, 40 // users)
-
-            def user(n: int, client) -> None:
-                for r in range(rounds):
-                    question = qs[(n * rounds + r) % len(qs)]
-                    started = time.perf_counter()
-                    try:
-                        _ask_over_http(client, url, question)
-                        times.append(time.perf_counter() - started)
-                    except Exception as exc:  # counted: the bench's verdict, not a crash
-                        errors.append(f"{type(exc).__name__}: {str(exc)[:120]}")
-
-            started = time.perf_counter()
-            threads = [threading.Thread(target=user, args=(n, c)) for n, c in enumerate(clients)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            wall = time.perf_counter() - started
-            out[f"users_{users}"] = {**pcts(times), "max_ms": round(max(times) * 1000, 1) if times else None,
-                                     "calls": len(times), "errors": len(errors), "first_errors": errors[:3],
-                                     "questions_per_s": round(len(times) / wall, 2)}
-            for client in clients:
-                client.close()
+        paths = {"api_ask": _ask_over_api, "gradio": _ask_over_http}
+        for path, ask in paths.items():
+            for users in (1, 10, 20):
+                out[f"{path}_users_{users}"] = _concurrent_users(ask, url, qs, users)
         library = Client(url, verbose=False)
         times = []
         for question in qs[:20]:
@@ -828,9 +808,58 @@ def _start_serve(a: argparse.Namespace, port: int, log, *flags: str, cache: str 
                              "--port", str(port), *flags], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=log)
 
 
-def _ask_over_http(client, url: str, question: str) -> dict:
-    """One question through the server's HTTP API: queue it, read its event stream to the result."""
-    posted = client.post(f"{url}gradio_api/call/ask", json={"data": [question, 5, "", "", "", "[]", "", ""]})
+def _concurrent_users(ask, url: str, qs: list[str], users: int) -> dict[str, Any]:
+    """``users`` threads, each with its own connection, asking different questions back to back."""
+    import threading
+
+    import httpx
+
+    times: list[float] = []
+    errors: list[str] = []
+    clients = [httpx.Client(timeout=60) for _ in range(users)]
+    rounds = max(3, 40 // users)
+
+    def user(n: int, client) -> None:
+        session = f"bench-{users}-{n}"
+        for r in range(rounds):
+            question = qs[(n * rounds + r) % len(qs)]
+            started = time.perf_counter()
+            try:
+                ask(client, url, question, session)
+                times.append(time.perf_counter() - started)
+            except Exception as exc:  # counted: the bench's verdict, not a crash
+                errors.append(f"{type(exc).__name__}: {str(exc)[:120]}")
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=user, args=(n, c)) for n, c in enumerate(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - started
+    for client in clients:
+        client.close()
+    return {**pcts(times), "max_ms": round(max(times) * 1000, 1) if times else None, "calls": len(times),
+            "errors": len(errors), "first_errors": errors[:3], "questions_per_s": round(len(times) / wall, 2)}
+
+
+def _ask_over_api(client, url: str, question: str, session: str = "") -> dict:
+    """One question through the plain JSON route ``POST /api/ask``."""
+    reply = client.post(f"{url}api/ask", json={"question": question, "k": 5})
+    if reply.status_code != 200:
+        raise RuntimeError(f"the server answered {reply.status_code}: {reply.text[:120]}")
+    data = reply.json()
+    if not data.get("hits"):
+        raise RuntimeError("an answer without passages")
+    return data
+
+
+def _ask_over_http(client, url: str, question: str, session: str = "") -> dict:
+    """One question through Gradio's HTTP API: queue it, read its event stream to the result."""
+    body: dict[str, Any] = {"data": [question, 5, "", "", "", "[]", "", ""]}
+    if session:
+        body["session_hash"] = session
+    posted = client.post(f"{url}gradio_api/call/ask", json=body)
     posted.raise_for_status()
     event = None
     with client.stream("GET", f"{url}gradio_api/call/ask/{posted.json()['event_id']}") as stream:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import web_render as R
-from . import web_tools
+from . import web_json, web_tools
 from .core import MAX_CONTEXT_QUESTIONS, AskOptions, TranscriptBot, check_request, check_topic, collection_of
 from .errors import BadQuery, BotError
 from .settings import DEFAULT_HOST, DEFAULT_PORT, Access, Settings
@@ -299,10 +299,29 @@ SCROLL_JS = """() => { const turns = document.querySelectorAll('#tb-conversation
   const t = turns[turns.length - 1]; if (t) t.scrollIntoView({behavior: 'smooth', block: 'start'}); }"""
 
 API_DOC = """
-### The `/ask` endpoint
+### Plain JSON: `POST /api/ask`, `/api/who`, `/api/check`
 
 Every answer the chat shows is also available as JSON, exactly what `transcript-bot ask --json` prints
 (`question`, `answer`, `abstained`, `understood`, `hits` with citations, highlights and source links).
+One request, one reply; the fastest way in for scripts and other programs:
+
+```bash
+curl -s http://127.0.0.1:7860/api/ask -H 'Content-Type: application/json' \\
+  -d '{"question": "And what about missile defence?", "k": 5, "speaker": "Putin", "since": "2000",
+       "context": ["What did Putin say about the railway to Europe?"]}'
+curl -s http://127.0.0.1:7860/api/who -d '{"topic": "gas prices", "k": 10}'
+curl -s http://127.0.0.1:7860/api/check -d '{"quote": "We keep 40 percent of our reserves in euros", "speaker": "Putin"}'
+```
+
+`/api/ask` takes `question` (required), `k`, `speaker`, `since`, `until`, `context` (a list of earlier
+questions, oldest first), `transcripts` and `collections` (lists); `/api/who` takes `topic`, `k`, `since`, `until`,
+`transcripts`; `/api/check` takes `quote` and `speaker`. A mistake comes back as `{"error": "..."}`, one line, with
+status 400 (a bad or unknown field, an empty question, a bad date ...), 404 (an unknown route) or 413 (a body over
+256 KB). When the server has logins, send one of them with HTTP Basic (`curl -u user:password ...`); without, 401.
+
+### The Gradio `/ask` endpoint
+
+The same answers through Gradio's queue (what the page itself calls), for `gradio_client`:
 
 ```python
 from gradio_client import Client
@@ -709,6 +728,7 @@ def build_demo(bot: TranscriptBot, examples: Sequence[str] | None = None, access
         gr.api(api_who, api_name="who")
         web_tools.add_api(bot, refused)
     demo.queue(default_concurrency_limit=2)
+    demo.json_routes = web_json.routes(bot, access)  # /api/ask, /api/who, /api/check: given to the app at launch
     return demo
 
 
@@ -769,6 +789,7 @@ def _launch(demo, host: str, port: int, access: Access | None = None) -> None:
         footer_links=["api"],
         run_history=False,
         css=R.CSS,
+        app_kwargs={"routes": list(getattr(demo, "json_routes", []))},
     )
 
 

@@ -1,0 +1,146 @@
+"""The plain JSON HTTP API of `transcript-bot serve`: ``/api/ask``, ``/api/who``, ``/api/check``.
+
+For scripts, curl and other programs: one POST with a JSON object, one JSON reply, the same
+JSON as ``transcript-bot ask --json`` (``who --json``, ``check --json``). The Gradio endpoints
+(``/gradio_api/call/ask`` ...) answer the same questions through Gradio's queue, which costs the
+server several times the question itself (a session per call, an event stream per answer; see
+docs/RETRIEVAL.md's latency notes); these routes skip it and run the core directly, at most
+``WORKERS`` questions at a time (the machine's cores: more in parallel only contend for them).
+
+Errors are one line in ``{"error": ...}``: 400 for a bad request (the core's own message),
+401 without valid credentials when the server has logins (HTTP Basic, the same users and
+passwords as the page's login), 404 for an unknown route, 413 for a body over ``MAX_BODY``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import sys
+from typing import Any, Callable
+
+from .core import TranscriptBot
+from .errors import BotError
+from .settings import Access
+
+MAX_BODY = 256 * 1024  # bytes: a question, its filters and a conversation of 50 questions fit many times over
+WORKERS = max(1, min(4, os.cpu_count() or 1))
+# Each route: the fields it takes (name -> type) and how it answers them.
+FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
+    "ask": {"question": (str,), "k": (int,), "speaker": (str,), "since": (str,), "until": (str,),
+            "context": (str, list), "transcripts": (str, list), "collections": (str, list)},
+    "who": {"topic": (str,), "k": (int,), "since": (str,), "until": (str,), "transcripts": (str, list)},
+    "check": {"quote": (str,), "speaker": (str,)},
+}
+REQUIRED = {"ask": "question", "who": "topic", "check": "quote"}
+
+
+class Refused(Exception):
+    """A request refused with an HTTP status and a one-line message."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def parse_request(route: str, body: bytes) -> dict[str, Any]:
+    """The checked fields of a request body for ``route``, or Refused (400/413) saying what is wrong."""
+    if len(body) > MAX_BODY:
+        raise Refused(413, f"the request body is {len(body):,} bytes; at most {MAX_BODY:,} are accepted")
+    try:
+        fields = json.loads(body.decode("utf-8")) if body.strip() else None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise Refused(400, f"the request body is not JSON ({str(exc).splitlines()[0]})") from None
+    except RecursionError:  # "[[[[...]]]]" thousands deep
+        raise Refused(400, "the request body is not JSON this program reads (nested too deeply)") from None
+    if not isinstance(fields, dict):
+        raise Refused(400, f'the request body must be a JSON object such as {{"{REQUIRED[route]}": "..."}}')
+    known = FIELDS[route]
+    unknown = sorted(set(fields) - set(known))
+    if unknown:
+        raise Refused(400, f"unknown field {unknown[0]!r} for /api/{route}; it takes {', '.join(known)}")
+    for name, value in fields.items():
+        if not isinstance(value, known[name]) or isinstance(value, bool):
+            wanted = " or ".join({"str": "a string", "int": "a whole number", "list": "a list"}[t.__name__]
+                                 for t in known[name])
+            raise Refused(400, f"{name} must be {wanted}, not {json.dumps(value)[:60]}")
+    if REQUIRED[route] not in fields:
+        raise Refused(400, f"{REQUIRED[route]} is missing")
+    return fields
+
+
+def credentials_ok(access: Access | None, header: str | None) -> bool:
+    """Whether an ``Authorization`` header lets a caller in (always, when the server has no logins)."""
+    if access is None or not access.required:
+        return True
+    if not header or not header.lower().startswith("basic "):
+        return False
+    try:
+        user, _, password = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    return access.check_password(user, password)
+
+
+def handlers(bot: TranscriptBot) -> dict[str, Callable[[dict[str, Any]], dict]]:
+    """Each route's call into the core (the same plain functions the Gradio endpoints call)."""
+    from .web import api_answer, api_ranking
+    from .web_tools import quote_result
+
+    return {
+        "ask": lambda f: api_answer(bot, f["question"], f.get("k", 5), f.get("speaker", ""), f.get("since", ""),
+                                    f.get("until", ""), f.get("context", ""), f.get("transcripts", ""),
+                                    f.get("collections", "")),
+        "who": lambda f: api_ranking(bot, f["topic"], f.get("k", 10), f.get("since", ""), f.get("until", ""),
+                                     f.get("transcripts", "")),
+        "check": lambda f: quote_result(bot, f["quote"], f.get("speaker", "")),
+    }
+
+
+def routes(bot: TranscriptBot, access: Access | None) -> list:
+    """The Starlette routes to give the server's app (``demo.launch(app_kwargs={"routes": ...})``)."""
+    import anyio
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    calls = handlers(bot)
+    limiter: list[Any] = []  # made on first use, inside the server's event loop
+
+    async def endpoint(request: Request) -> JSONResponse:
+        route = request.path_params["route"]
+        try:
+            if route not in calls:
+                raise Refused(404, f"no route /api/{route}; there are {', '.join('/api/' + r for r in calls)}")
+            if not credentials_ok(access, request.headers.get("authorization")):
+                raise Refused(401, "this server has logins: send a user and password (HTTP Basic)")
+            fields = parse_request(route, await _body(request))
+            if not limiter:
+                limiter.append(anyio.CapacityLimiter(WORKERS))
+            try:
+                result = await anyio.to_thread.run_sync(calls[route], fields, limiter=limiter[0])
+            except BotError as exc:
+                raise Refused(400, str(exc)) from None
+        except Refused as exc:
+            print(f"transcript-bot serve: /api/{route} refused: {exc}", file=sys.stderr, flush=True)
+            headers = {"WWW-Authenticate": 'Basic realm="transcript-bot"'} if exc.status == 401 else None
+            return JSONResponse({"error": str(exc)}, status_code=exc.status, headers=headers)
+        return JSONResponse(result)
+
+    return [Route("/api/{route}", endpoint, methods=["POST"])]
+
+
+async def _body(request) -> bytes:
+    """The request body, read no further than one byte past MAX_BODY (a huge body is not buffered)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY:
+        raise Refused(413, f"the request body is {int(declared):,} bytes; at most {MAX_BODY:,} are accepted")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_BODY:
+            break
+    return b"".join(chunks)
