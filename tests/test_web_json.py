@@ -168,3 +168,18 @@ def test_with_logins_a_caller_needs_a_user_and_password(small_bot):
         assert status == 200 and reply["hits"]
     finally:
         demo.close()
+
+
+def test_questions_at_once_each_get_their_own_answer(server, small_bot):
+    """Sixteen calls in parallel (more than the server's workers): every one succeeds and gets
+    exactly the answer its question gets alone, never a neighbour's."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bot.core import AskOptions
+
+    questions = ["What did Putin say about gas supplies to Europe?", "How much did trade with Austria grow?",
+                 "What did Guterres discuss with Putin?", "When was the Baksan hydroelectric plant launched?"] * 4
+    with ThreadPoolExecutor(8) as pool:
+        replies = list(pool.map(lambda q: post(server + "api/ask", {"question": q, "k": 3}), questions))
+    for question, (status, reply) in zip(questions, replies):
+        assert status == 200 and reply == small_bot.ask(question, AskOptions(k=3)).to_json()
