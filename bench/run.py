@@ -21,8 +21,9 @@ parts are, in order:
                  ``TranscriptBot.ask`` pipeline over the dev questions; peak RSS while serving.
 ``cold``         wall-clock of `transcript-bot ask` from a cold process (default ONNX encoder
                  and --encoder torch), different questions each time.
-``web``          the real server on loopback: 1, 10 and 20 concurrent users through `/ask`:
-                 p50/p95/max, errors, questions per second, the server's peak RSS.
+``web``          the real server on loopback: 1, 10 and 20 concurrent users through the plain
+                 JSON `/api/ask` and through Gradio's `/ask` queue: p50/p95/max, errors,
+                 questions per second, the server's peak RSS.
 ``first-answer`` `transcript-bot serve` to its first answer through /ask, with no ONNX export
                  yet (a newcomer's `make run` after the install step) and with one.
 ``encoder``      encoder settings on a sample of the passages, in alternating rounds: batch
@@ -1156,13 +1157,16 @@ def format_table(r: dict[str, Any]) -> str:
 
     w = r.get("web")
     if w is not None:
-        section("Web server on loopback, concurrent users asking different questions (/ask API)")
+        section("Web server on loopback, concurrent users asking different questions (two HTTP routes)")
     if w is not None and not failed(w):
-        add(f"  {'users':<8}{'calls':>7}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'errors':>8}{'q/s':>7}")
-        for users in (1, 10, 20):
-            u = w.get(f"users_{users}", {})
-            add(f"  {users:<8}{u.get('calls', 0):>7}{u.get('p50_ms', '-'):>9}{u.get('p95_ms', '-'):>9}"
-                f"{u.get('max_ms', '-'):>9}{u.get('errors', '-'):>8}{u.get('questions_per_s', '-'):>7}")
+        add(f"  {'route':<30}{'users':>6}{'calls':>7}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'errors':>8}{'q/s':>7}")
+        for path, label in (("api_ask", "POST /api/ask (plain JSON)"), ("gradio", "Gradio queue (/gradio_api/call)")):
+            for users in (1, 10, 20):
+                u = w.get(f"{path}_users_{users}", {})
+                add(f"  {label:<30}{users:>6}{u.get('calls', 0):>7}{u.get('p50_ms', '-'):>9}{u.get('p95_ms', '-'):>9}"
+                    f"{u.get('max_ms', '-'):>9}{u.get('errors', '-'):>8}{u.get('questions_per_s', '-'):>7}")
+        g = w.get("users_1_gradio_client", {})
+        add(f"  gradio_client, 1 user: p50 {g.get('p50_ms', '-')} ms, p95 {g.get('p95_ms', '-')} ms")
         add(f"  peak RSS of the server process: {w.get('peak_rss_server_mb')} MB (targets at 10 users: p50 <= 300, p95 <= 800)")
 
     f = r.get("first_answer")
