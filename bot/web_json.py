@@ -4,7 +4,7 @@ For scripts, curl and other programs: one POST with a JSON object, one JSON repl
 JSON as ``transcript-bot ask --json`` (``who --json``, ``check --json``). The Gradio endpoints
 (``/gradio_api/call/ask`` ...) answer the same questions through Gradio's queue, which costs the
 server several times the question itself (a session per call, an event stream per answer; see
-docs/RETRIEVAL.md's latency notes); these routes skip it and run the core directly, at most
+docs/SCALING.md, "A question costs"); these routes skip it and run the core directly, at most
 ``WORKERS`` questions at a time (the machine's cores: more in parallel only contend for them).
 
 Errors are one line in ``{"error": ...}``: 400 for a bad request (the core's own message),
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import inspect
 import json
 import os
 import sys
@@ -27,14 +28,6 @@ from .settings import Access
 
 MAX_BODY = 256 * 1024  # bytes: a question, its filters and a conversation of 50 questions fit many times over
 WORKERS = max(1, min(4, os.cpu_count() or 1))
-# Each route: the fields it takes (name -> type) and how it answers them.
-FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
-    "ask": {"question": (str,), "k": (int,), "speaker": (str,), "since": (str,), "until": (str,),
-            "context": (str, list), "transcripts": (str, list), "collections": (str, list)},
-    "who": {"topic": (str,), "k": (int,), "since": (str,), "until": (str,), "transcripts": (str, list)},
-    "check": {"quote": (str,), "speaker": (str,)},
-}
-REQUIRED = {"ask": "question", "who": "topic", "check": "quote"}
 
 
 class Refused(Exception):
@@ -45,8 +38,26 @@ class Refused(Exception):
         self.status = status
 
 
+def calls() -> dict[str, Callable[..., dict]]:
+    """Each route's call into the core: the plain functions the Gradio endpoints call too. A
+    request's fields are their keyword arguments, so the fields a route takes are their
+    parameters (after ``bot``) and the values are checked where every request is, by the core."""
+    from .web import api_answer, api_ranking
+    from .web_tools import quote_result
+
+    return {"ask": api_answer, "who": api_ranking, "check": quote_result}
+
+
+def parameters(call: Callable[..., dict]) -> tuple[list[str], list[str]]:
+    """(every field, the required ones) of a route's call."""
+    params = list(inspect.signature(call).parameters.values())[1:]
+    return [p.name for p in params], [p.name for p in params if p.default is inspect.Parameter.empty]
+
+
 def parse_request(route: str, body: bytes) -> dict[str, Any]:
-    """The checked fields of a request body for ``route``, or Refused (400/413) saying what is wrong."""
+    """The fields of a request body for ``route``, or Refused (400/413) when the body is too
+    large, not a JSON object, names a field the route does not take or lacks a required one.
+    Their values are the core's to check (`core.check_request`), as for every front end."""
     if len(body) > MAX_BODY:
         raise Refused(413, f"the request body is {len(body):,} bytes; at most {MAX_BODY:,} are accepted")
     try:
@@ -55,19 +66,15 @@ def parse_request(route: str, body: bytes) -> dict[str, Any]:
         raise Refused(400, f"the request body is not JSON ({str(exc).splitlines()[0]})") from None
     except RecursionError:  # "[[[[...]]]]" thousands deep
         raise Refused(400, "the request body is not JSON this program reads (nested too deeply)") from None
+    known, required = parameters(calls()[route])
     if not isinstance(fields, dict):
-        raise Refused(400, f'the request body must be a JSON object such as {{"{REQUIRED[route]}": "..."}}')
-    known = FIELDS[route]
+        raise Refused(400, f'the request body must be a JSON object such as {{"{required[0]}": "..."}}')
     unknown = sorted(set(fields) - set(known))
     if unknown:
         raise Refused(400, f"unknown field {unknown[0]!r} for /api/{route}; it takes {', '.join(known)}")
-    for name, value in fields.items():
-        if not isinstance(value, known[name]) or isinstance(value, bool):
-            wanted = " or ".join({"str": "a string", "int": "a whole number", "list": "a list"}[t.__name__]
-                                 for t in known[name])
-            raise Refused(400, f"{name} must be {wanted}, not {json.dumps(value)[:60]}")
-    if REQUIRED[route] not in fields:
-        raise Refused(400, f"{REQUIRED[route]} is missing")
+    missing = [name for name in required if name not in fields]
+    if missing:
+        raise Refused(400, f"{missing[0]} is missing")
     return fields
 
 
@@ -84,21 +91,6 @@ def credentials_ok(access: Access | None, header: str | None) -> bool:
     return access.check_password(user, password)
 
 
-def handlers(bot: TranscriptBot) -> dict[str, Callable[[dict[str, Any]], dict]]:
-    """Each route's call into the core (the same plain functions the Gradio endpoints call)."""
-    from .web import api_answer, api_ranking
-    from .web_tools import quote_result
-
-    return {
-        "ask": lambda f: api_answer(bot, f["question"], f.get("k", 5), f.get("speaker", ""), f.get("since", ""),
-                                    f.get("until", ""), f.get("context", ""), f.get("transcripts", ""),
-                                    f.get("collections", "")),
-        "who": lambda f: api_ranking(bot, f["topic"], f.get("k", 10), f.get("since", ""), f.get("until", ""),
-                                     f.get("transcripts", "")),
-        "check": lambda f: quote_result(bot, f["quote"], f.get("speaker", "")),
-    }
-
-
 def routes(bot: TranscriptBot, access: Access | None) -> list:
     """The Starlette routes to give the server's app (``demo.launch(app_kwargs={"routes": ...})``)."""
     import anyio
@@ -106,21 +98,21 @@ def routes(bot: TranscriptBot, access: Access | None) -> list:
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
-    calls = handlers(bot)
+    by_route = calls()
     limiter: list[Any] = []  # made on first use, inside the server's event loop
 
     async def endpoint(request: Request) -> JSONResponse:
         route = request.path_params["route"]
         try:
-            if route not in calls:
-                raise Refused(404, f"no route /api/{route}; there are {', '.join('/api/' + r for r in calls)}")
+            if route not in by_route:
+                raise Refused(404, f"no route /api/{route}; there are {', '.join('/api/' + r for r in by_route)}")
             if not credentials_ok(access, request.headers.get("authorization")):
                 raise Refused(401, "this server has logins: send a user and password (HTTP Basic)")
             fields = parse_request(route, await _body(request))
             if not limiter:
                 limiter.append(anyio.CapacityLimiter(WORKERS))
             try:
-                result = await anyio.to_thread.run_sync(calls[route], fields, limiter=limiter[0])
+                result = await anyio.to_thread.run_sync(lambda: by_route[route](bot, **fields), limiter=limiter[0])
             except BotError as exc:
                 raise Refused(400, str(exc)) from None
         except Refused as exc:

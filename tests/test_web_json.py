@@ -23,6 +23,7 @@ QUESTION = "What did Putin say about gas supplies to Europe?"
 
 
 def test_a_good_request_is_returned_as_its_fields():
+    """The fields a route takes are its call's parameters; their values are left to the core."""
     assert parse_request("ask", b'{"question": "gas", "k": 3, "speaker": "Putin"}') == {
         "question": "gas", "k": 3, "speaker": "Putin"}
     assert parse_request("who", '{"topic": "газ"}'.encode()) == {"topic": "газ"}
@@ -35,11 +36,6 @@ def test_a_good_request_is_returned_as_its_fields():
     (b"\xff\xfe{}", 400, "is not JSON"),
     (b'["gas"]', 400, "must be a JSON object"),
     (b'{"k": 3}', 400, "question is missing"),
-    (b'{"question": 5}', 400, "question must be a string, not 5"),
-    (b'{"question": "gas", "k": "five"}', 400, 'k must be a whole number, not "five"'),
-    (b'{"question": "gas", "k": true}', 400, "k must be a whole number, not true"),
-    (b'{"question": "gas", "k": 2.5}', 400, "k must be a whole number"),
-    (b'{"question": "gas", "context": {"a": 1}}', 400, "context must be a string or a list"),
     (b'{"question": "gas", "password": "x"}', 400, "unknown field 'password' for /api/ask; it takes question, k"),
     (b'{"question": "' + b"a" * MAX_BODY + b'"}', 413, "at most 262,144 are accepted"),
 ])
@@ -128,7 +124,12 @@ def test_who_and_check_answer_like_their_cli_commands(server, small_bot):
     ("api/ask", {"question": ""}, 400, "empty"),
     ("api/ask", {"question": QUESTION, "k": 0}, 400, "k"),
     ("api/ask", {"question": QUESTION, "since": "yesterday"}, 400, "yesterday"),
-    ("api/ask", {"question": 5}, 400, "question must be a string, not 5"),
+    # values are checked by the core, as for every front end (core.check_request)
+    ("api/ask", {"question": 5}, 400, "question must be text, not a number"),
+    ("api/ask", {"question": "gas", "k": "five"}, 400, "must be a whole number between 1 and 100, not 'five'"),
+    ("api/ask", {"question": "gas", "k": True}, 400, "must be a whole number between 1 and 100, not True"),
+    ("api/ask", {"question": "gas", "k": 2.5}, 400, "must be a whole number between 1 and 100, not 2.5"),
+    ("api/ask", {"question": "gas", "context": {"a": 1}}, 400, "context (earlier questions) must be a list, not an object"),
     ("api/ask", b"{not json", 400, "is not JSON"),
     ("api/ask", b"x" * (MAX_BODY + 1), 413, "at most 262,144"),
     ("api/nothing", {"question": QUESTION}, 404, "no route /api/nothing; there are /api/ask, /api/who, /api/check"),
