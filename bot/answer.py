@@ -179,14 +179,15 @@ def compose_answer(
     labels) and one of the top hits is theirs, only their hits are quoted.
     """
     pool = [h for h in hits[:top_hits] if not _is_prompt_of_another(h, hits)]
-    if speakers:
-        theirs = [h for h in hits if h.passage.speaker in speakers][:top_hits]
-        if theirs:
-            pool = theirs
+    theirs = [h for h in hits if set(h.passage.speakers or [h.passage.speaker]) & set(speakers)][:top_hits]
+    if theirs:
+        pool = theirs
     candidates: list[tuple[Hit, tuple[int, int]]] = []
     asked = set(_words(question_text))
     for hit in pool:
         mine = quotable_spans(hit.passage)
+        if theirs and hit.passage.speakers:  # an exchange: only the lines of the people asked about
+            mine = [span for span in mine if _line_speaker(hit.passage, span[0]) in speakers]
         if len(mine) > per_hit:
             # A joined hit or an exchange has many sentences: embed only those sharing most
             # words with the question (ties: the earlier), which keeps the answer fast.
@@ -241,8 +242,27 @@ def _attributed(p: Passage, start: int, end: int) -> str:
     paragraphs carry no label: the label is the nearest line above that starts with one of the
     exchange's speakers."""
     sentence = p.text[start:end]
-    if p.last_turn is None or not p.speakers:
+    found = _line_label(p, start)
+    if found is None:
         return sentence
+    label, at = found
+    if start < at + len(label):  # the sentence begins the line, its label included
+        return sentence
+    return f"{label}{sentence}"
+
+
+def _line_speaker(p: Passage, start: int) -> str | None:
+    """Who said the text at ``p.text[start]``: in an exchange, the label of the turn it stands
+    in (see `_attributed`); otherwise the passage's speaker."""
+    found = _line_label(p, start)
+    return found[0][:-2] if found is not None else p.speaker
+
+
+def _line_label(p: Passage, start: int) -> tuple[str, int] | None:
+    """In an exchange, the ``"Label: "`` of the turn holding ``p.text[start]`` and where that
+    turn's line begins; None outside an exchange or above its first label."""
+    if p.last_turn is None or not p.speakers:
+        return None
     labels = [f"{s}: " for s in p.speakers]
     line_start = start
     while True:
@@ -250,8 +270,6 @@ def _attributed(p: Passage, start: int, end: int) -> str:
         at = 0 if line_start < 0 else line_start + 2
         label = next((lab for lab in labels if p.text.startswith(lab, at)), None)
         if label is not None:
-            if start < at + len(label):  # the sentence begins the line, its label included
-                return sentence
-            return f"{label}{sentence}"
+            return label, at
         if line_start < 0:
-            return sentence
+            return None

@@ -142,6 +142,16 @@ class SpeakerDirectory:
         self._by_surname: dict[str, list[Person]] = defaultdict(list)
         for person in self.people:
             self._by_surname[person.surname].append(person)
+        # Role labels a question can name word for word ("Grad E", "PhD A", "Project Manager").
+        # Generic roles ("Question", "The President") are never matched: those words occur in
+        # questions about anything. (A family of lettered roles named by its word, "the
+        # Professor" for "Professor B" and "Professor C", was measured too: mixed, not kept.)
+        self._roles: dict[str, Person] = {}
+        for label, n in self.roles.items():
+            bare = " ".join(label.split())
+            if bare.lower() in ROLE_LABELS or not re.fullmatch(r"[A-Za-z][A-Za-z.\-]*(?: [A-Za-z0-9][\w.\-]*)*", bare):
+                continue
+            self._roles.setdefault(bare.lower(), Person(key=bare, surname=bare.lower())).labels[label] += n
 
     def labels_for(self, name: str) -> set[str]:
         """Every label of the person (or role) ``name`` refers to; empty if none matches."""
@@ -163,8 +173,9 @@ class SpeakerDirectory:
         return found
 
     def mentioned(self, question: str) -> list[tuple[Person, bool]]:
-        """People named in ``question``, each with whether the question asks what they said."""
-        out: list[tuple[Person, bool]] = []
+        """People (and roles) named in ``question``, each with whether the question asks what
+        they said."""
+        out: list[tuple[Person, bool]] = self._roles_named(question)
         tokens = list(re.finditer(r"[A-ZА-ЯЁ][\w’'\-]*", question))
         for i, m in enumerate(tokens):
             word = m.group().strip("’'")
@@ -190,14 +201,33 @@ class SpeakerDirectory:
                 if named_first and any(p.first_names for p in people):
                     continue  # "Alexander Medvedev" is not Dmitry Medvedev
                 chosen = people[:1]
-            after = question[m.end():]
-            says = bool(SPEECH_VERBS.match(after.strip())) or re.search(
-                r"(?:did|does|do|according to|how|has|had|would|will)\s+(?:\w+\s+){0,2}$", question[: m.start()].lower()
-            ) is not None
+            says = _asks_what_said(question, m.start(), m.end())
             for person in chosen:
                 if all(person is not p for p, _ in out):
                     out.append((person, says))
         return out
+
+    def _roles_named(self, question: str) -> list[tuple[Person, bool]]:
+        """Role labels named in ``question`` word for word ("What did Grad E say", "the Project
+        Manager"), the longest first, each span of the question counted once."""
+        out: list[tuple[Person, bool]] = []
+        low = question.lower()
+        taken: list[tuple[int, int]] = []
+        for key in sorted(self._roles, key=len, reverse=True):
+            for m in re.finditer(rf"(?<![\w-]){re.escape(key)}(?![\w-])", low):
+                if not any(a < m.end() and m.start() < b for a, b in taken):
+                    taken.append((m.start(), m.end()))
+                    out.append((self._roles[key], _asks_what_said(question, m.start(), m.end())))
+                    break
+        return out
+
+
+def _asks_what_said(question: str, start: int, end: int) -> bool:
+    """Whether the name at ``question[start:end]`` is asked about as a speaker ("What did X
+    say", "How did X answer", "X's view") rather than only mentioned."""
+    return bool(SPEECH_VERBS.match(question[end:].strip())) or re.search(
+        r"(?:did|does|do|according to|how|has|had|would|will)\s+(?:\w+\s+){0,2}$", question[:start].lower()
+    ) is not None
 
 
 def _display_name(person: Person) -> str:

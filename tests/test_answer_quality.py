@@ -2,7 +2,8 @@
 
 The corpus is two real excerpts (tests/fixtures/quality/): a Kremlin forum session in which
 a content-free reply ("Russia can what?") sits between a question and its real answer, and
-the first 111 turns of an AMI design meeting (QMSum's TS3010c) with QMSum's own questions.
+the first 111 turns of an AMI design meeting (QMSum's TS3010c) with QMSum's own questions;
+and, for the quotes of a named role, 107 turns of an ICSI meeting (QMSum's Bmr026).
 The logic pieces (joining windows, the short-reply factor, labels, the QMSum reader, event
 words) are tested on their own below, without the model.
 """
@@ -180,6 +181,41 @@ def test_event_words_allow_for_inflection():
     words = {"interview", "austrian", "orf", "television", "channel", "june", "2018"}
     assert _names_event("austria's", words) and _names_event("orf", words) and _names_event("interview", words)
     assert not _names_event("reserves", words) and not _names_event("euros", words)
+
+
+def test_a_named_role_is_understood_and_the_answer_quotes_only_its_lines(tmp_path):
+    """An ICSI meeting excerpt (QMSum's Bmr026, turns 194-300; MIT, ICSI meeting corpus), cut into
+    exchanges of several speakers: asked what Grad E said, the bot recognises the role label, finds
+    Grad E's offer of a disk, and quotes only Grad E's lines, never another speaker's line that
+    stands in the same exchange."""
+    corpus = tmp_path / "corpus" / "meetings"
+    corpus.mkdir(parents=True)
+    shutil.copy(FIXTURES / "Bmr026_excerpt.txt", corpus)
+    paths = ["--corpus", str(tmp_path / "corpus"), "--index", str(tmp_path / "index")]
+    assert run("index", *paths).returncode == 0
+    (result,) = ask([paths], "What did Grad E offer for storing the meetings?", "-k", "3")
+    assert result["understood"]["speakers"] == [{"person": "Grad E", "asks_what_they_said": True}]
+    assert any("I have an eighteen gig drive hanging off of my computer" in h["text"] for h in result["hits"])
+    assert any(len(h["speakers"]) > 1 for h in result["hits"])  # exchanges, so other speakers' lines stand beside
+    by_rank = {h["rank"]: h for h in result["hits"]}
+    quotes = re.findall(r"(.+?) \[(\d+)\]\s*", result["answer"])
+    assert quotes
+    for sentence, rank in quotes:
+        assert sentence.startswith("Grad E: ")
+        assert sentence.strip()[len("Grad E: "):] in by_rank[int(rank)]["text"]
+
+
+def test_the_answer_quotes_the_named_speakers_line_of_an_exchange():
+    from bot.answer import Hit, compose_answer
+
+    text = "A: The disks are full and we must buy more.\n\nB: I have a spare drive on my machine."
+    p = Passage(0, "m.txt", "Meeting", None, None, None, "A", 3, 0, text, last_turn=4, speakers=["A", "B"])
+    hit = Hit(1, p, 1.0, 0.9, 0.0, "strong")
+    question = np.array([1.0, 0.0], dtype=np.float32)
+    embed = lambda texts: np.array([[1.0, 0.0] if "disks" in s else [0.6, 0.8] for s in texts], dtype=np.float32)
+    assert compose_answer(question, [hit], embed).startswith("A: The disks are full")  # the closest sentence
+    hit.highlights.clear()
+    assert compose_answer(question, [hit], embed, speakers={"B"}) == "B: I have a spare drive on my machine. [1]"
 
 
 def test_an_exchange_names_all_its_speakers_and_quotes_with_the_right_label():

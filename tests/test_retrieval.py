@@ -49,6 +49,19 @@ def test_speakers_recognised_in_questions():
     assert d.mentioned("What happened in May 2018?") == []
 
 
+def test_role_labels_named_word_for_word_are_recognised_and_generic_roles_never():
+    """Meeting transcripts label turns by role ("Grad E", "PhD A", "Speaker 1"); a question that
+    names one asks about that role's turns. Generic roles ("Question", "THE PRESIDENT", "Q") are
+    words of any question and are never taken for a speaker."""
+    d = SpeakerDirectory([*LABELS, "Grad E", "Grad A", "PhD A", "Professor C", "Speaker 1"])
+    found = {p.key: (sorted(p.labels), says) for p, says in d.mentioned("What did Grad E contribute to the storage disks?")}
+    assert found == {"Grad E": (["Grad E"], True)}
+    found = {p.key: says for p, says in d.mentioned("Did PhD A and Professor C agree with speaker 1 about the results?")}
+    assert found == {"PhD A": True, "Professor C": False, "Speaker 1": False}
+    assert d.mentioned("What did the president say about the question of gas? Q2 results?") == []
+    assert d.mentioned("Was Grad Evans there?") == [] and d.mentioned("What did the professor say?") == []
+
+
 def test_dates_recognised_in_questions():
     dates = find_dates("In the April 2013 Direct Line, and later in 2019, what about the 2019-2020 fires?")
     assert [(m.since, m.until) for m in dates] == [("2013-04-01", "2013-04-30"), ("2019-01-01", "2019-12-31")]
