@@ -169,7 +169,26 @@ def compose_answer(
     question_text: str = "",
     per_hit: int = 6,
 ) -> str:
-    """Pick the best-matching source sentences of the top hits and quote them with [n] markers.
+    """Pick the best-matching source sentences of the top hits and quote them with [n] markers
+    (`choose_sentences`, without its best similarity)."""
+    return choose_sentences(question_vector, hits, embed, top_hits, max_sentences, margin, speakers, question_text,
+                            per_hit)[0]
+
+
+def choose_sentences(
+    question_vector: np.ndarray,
+    hits: Sequence[Hit],
+    embed: Callable[[list[str]], np.ndarray],
+    top_hits: int = 3,
+    max_sentences: int = 3,
+    margin: float = 0.06,
+    speakers: Collection[str] = (),
+    question_text: str = "",
+    per_hit: int = 6,
+) -> tuple[str, float]:
+    """The extractive answer and the best candidate sentence's cosine to the question (0.0
+    when there is none): the evidence that some sentence says what was asked, which the
+    multilingual space's abstention uses (`core`).
 
     Sentences are scored by cosine similarity to the question (``embed`` gives their vectors:
     the index's sentence table, `sentences`, else the encoder); the best one is always used,
@@ -196,9 +215,10 @@ def compose_answer(
             mine = [mine[i] for i in keep]
         candidates.extend((hit, span) for span in mine)
     if not candidates:
-        return ""
+        return "", 0.0
     vectors = embed([h.passage.text[s:e] for h, (s, e) in candidates])
     scores = vectors @ question_vector
+    similarity = float(scores.max())
     # A sentence in a better-ranked hit is preferred at equal similarity.
     scores = scores - np.array([0.01 * (h.rank - 1) for h, _ in candidates])
     best = float(scores.max())
@@ -209,7 +229,7 @@ def compose_answer(
         hit, (s, e) = candidates[i]
         hit.highlights.append((s, e))
         parts.append(f"{_attributed(hit.passage, s, e)} [{hit.rank}]")
-    return " ".join(parts)
+    return " ".join(parts), similarity
 
 
 _WORD = re.compile(r"[a-z0-9]{3,}")

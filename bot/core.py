@@ -28,7 +28,7 @@ import numpy as np
 
 from . import quotecheck, store, timeline
 from .abstention import decide, decide_by_words
-from .answer import NOT_FOUND, Answer, Hit, compose_answer, ranked_labels, relevance_label
+from .answer import NOT_FOUND, Answer, Hit, choose_sentences, ranked_labels, relevance_label
 from .chunking import PASSAGE_RULES, join_overlapping
 from .dates import normalise_iso, range_bounds
 from .embedding import Embedder, load_query_embedder
@@ -395,14 +395,27 @@ class TranscriptBot:
         else:
             cfg = self.config
             embed = (encoder or self.embedder).embed_documents
-            if data.sentences is not None and (encoder is None or encoder is self.embedder):
-                # The index's sentence table: a lookup, not an encoder call (a sentence it
-                # lacks is embedded as before).
-                table, fallback = data.sentences, embed
+            in_english = encoder is None or encoder is self.embedder
+            # The index's sentence table of the space: a lookup, not an encoder call (a sentence
+            # it lacks is embedded as before).
+            table = data.sentences if in_english else data.multilingual_sentences
+            if table is not None:
+                fallback = embed
                 embed = lambda texts: table.vectors_for(texts, fallback)  # noqa: E731
-            text = compose_answer(qvec, hits, embed, speakers=said_by,
-                                  question_text=question, top_hits=cfg.answer_hits, max_sentences=cfg.answer_sentences,
-                                  margin=cfg.answer_margin, per_hit=cfg.answer_per_hit)
+            # In the multilingual space with its table, every sentence of the top hits is a
+            # candidate (lookups are free), so the best one can decide abstention below.
+            gate = not in_english and table is not None
+            text, best = choose_sentences(qvec, hits, embed, speakers=said_by, question_text=question,
+                                          top_hits=cfg.answer_hits, max_sentences=cfg.answer_sentences,
+                                          margin=cfg.answer_margin, per_hit=10_000 if gate else cfg.answer_per_hit)
+            if gate and best < cfg.multilingual_sentence_abstain_below:
+                # In e5, passages about the right people and topics score alike whether or not
+                # they answer; the sentence that would be quoted tells more (RetrievalConfig).
+                abstained, text = True, NOT_FOUND
+                understood["abstention_reason"] = (f"no sentence of the closest passages is close to the question "
+                                                   f"(best sentence similarity {best:.2f})")
+                for hit in hits:
+                    hit.highlights.clear()
         return Answer(question=question, answer=text, abstained=abstained, hits=hits, understood=understood)
 
     def _filters(self, opts: AskOptions, data: store.IndexData, directory: SpeakerDirectory) -> Filters:

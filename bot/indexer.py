@@ -37,7 +37,7 @@ from .embedding import Embedder
 from .errors import BotError, IndexCorrupt, IndexMismatch, IndexMissing, UnreadableFile
 from .keyword import STEMMER, STOPWORDS, KeywordIndex
 from .language import UNDETERMINED
-from .multilingual import manifest_entry as multilingual_entry
+from .multilingual import MODEL_NAME as MULTILINGUAL_MODEL, manifest_entry as multilingual_entry
 from .records import Passage
 from .vectorstore import FaissStore, MilvusStore, StoreSpec, VectorStore
 
@@ -61,6 +61,7 @@ class SyncReport:
     multilingual_embedded: int = 0
     multilingual_reused: int = 0
     sentences_embedded: int = 0  # quotable sentences embedded for the sentence table (`sentences`)
+    multilingual_sentences_embedded: int = 0  # the same, in the multilingual space
     seconds: float = 0.0
     rebuilt_because: str | None = None
     languages_recorded: int = 0  # unchanged transcripts whose language this update recorded (older indexes)
@@ -84,6 +85,7 @@ class SyncReport:
             f"({self.embedded} embedded, {self.reused} vectors reused"
             f"{f'; multilingual space: {self.multilingual_embedded} embedded, {self.multilingual_reused} reused' if self.multilingual else ''}"
             f"{f'; {self.sentences_embedded} sentences embedded' if self.sentences_embedded else ''}"
+            f"{f'; {self.multilingual_sentences_embedded} sentences embedded in the multilingual space' if self.multilingual_sentences_embedded else ''}"
             f")"
             f"{f'; language recorded for {self.languages_recorded} transcripts' if self.languages_recorded else ''}"
             f"; {self.seconds:.1f} s"
@@ -97,6 +99,7 @@ class SyncReport:
             "passages": self.passages, "embedded": self.embedded, "reused": self.reused,
             "multilingual": self.multilingual, "multilingual_embedded": self.multilingual_embedded,
             "multilingual_reused": self.multilingual_reused, "sentences_embedded": self.sentences_embedded,
+            "multilingual_sentences_embedded": self.multilingual_sentences_embedded,
             "seconds": round(self.seconds, 2), "rebuilt_because": self.rebuilt_because, "phases": self.phases,
             "languages_recorded": self.languages_recorded,
         }
@@ -278,7 +281,8 @@ def sync(
         same_store = old is not None and store.same_collection(StoreSpec.of_manifest(old.manifest), spec)
         if (old and not fresh and not report.removed and kind == old_kind and not upgrading
                 and skipped == old_skipped and same_store and ml_on == (_old_space(old) is not None)
-                and not report.languages_recorded and old.sentences is not None and sentences.current(old.manifest, model)):
+                and not report.languages_recorded and old.sentences is not None and sentences.current(old.manifest, model)
+                and (not ml_on or _ml_sentences_current(old.manifest))):
             report.passages = n_passages
             report.seconds = time.perf_counter() - started
             return report  # only unreadable changes, whose old versions stay: nothing to write
@@ -357,9 +361,15 @@ def sync(
         report.lap("embed sentences")
         ml_index = None
         if ml_on:
+            ml_factory = _once(multilingual_factory or _default_multilingual)
             ml_index = _multilingual_space(old, fresh, dropped, kept_rows, kind, texts, reused_rows, report, progress,
-                                           _once(multilingual_factory or _default_multilingual))
+                                           ml_factory)
             report.lap("embed multilingual")
+            ml_sentences = _updated_table(
+                old.multilingual_sentences if old is not None and _ml_sentences_current(old.manifest) else None,
+                old, fresh, dropped, kept_rows, ml_factory, ml_index.index.d, progress, "multilingual sentences")
+            report.multilingual_sentences_embedded = ml_sentences[1]
+            report.lap("embed multilingual sentences")
         title_vectors = _title_vectors(transcripts, old, embedder_factory, dimension)
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         manifest = {
@@ -379,8 +389,10 @@ def sync(
             manifest[store.MULTILINGUAL] = {**multilingual_entry(ml_index.index.d), "embedding_text": EMBEDDING_MODE,
                                             "vector_index": {"kind": kind, "storage": "fp16"}}
         manifest[store.SENTENCES] = sentences.manifest_entry(model, len(sentence_table))
+        if ml_index is not None:
+            manifest[store.ML_SENTENCES] = sentences.manifest_entry(MULTILINGUAL_MODEL, len(ml_sentences[0]))
         store.write(index_dir, manifest, lines, index, keyword, title_vectors, multilingual=ml_index,
-                    sentences=sentence_table)
+                    sentences=sentence_table, multilingual_sentences=ml_sentences[0] if ml_index is not None else None)
         report.lap("write")
         report.wrote = True
         report.passages = len(lines)
@@ -399,6 +411,8 @@ def _nothing_changed(files: list[CorpusFile], manifest: dict[str, Any], approxim
         return False  # embed the quotable sentences (an index from before the sentence table)
     if multilingual is not None and multilingual != _space_current(manifest):
         return False
+    if _space_current(manifest) and multilingual is not False and not _ml_sentences_current(manifest):
+        return False  # embed the sentences in the multilingual space too (an index from before that table)
     if vector_store is not None and not store.same_collection(StoreSpec.of_manifest(manifest), vector_store):
         return False
     if StoreSpec.of_manifest(manifest).kind != "faiss":
@@ -434,12 +448,27 @@ def _multilingual_wanted(asked: bool | None, old: store.Stored | None, index_dir
 def _sentence_table(old: store.Stored | None, fresh: list[Passage], dropped: list[Passage],
                     kept_rows: list[np.ndarray], embedder_factory: Callable[[], Embedder], model: str, dimension: int,
                     progress: bool, report: SyncReport) -> sentences.SentenceVectors:
-    """The new generation's sentence table (`sentences`): the old one without the sentences
-    only replaced passages had, plus the fresh passages' sentences it lacks (embedded now).
-    Without a usable old table (a first build, an older index, another model) the sentences
-    of every passage are embedded, the unchanged transcripts' parsed once for it."""
+    """The new generation's sentence table (`sentences`), in the English space."""
     base = old.sentences if old is not None and old.sentences is not None and sentences.current(old.manifest, model) \
         else None
+    table, report.sentences_embedded = _updated_table(base, old, fresh, dropped, kept_rows, embedder_factory,
+                                                      dimension, progress, "sentences")
+    return table
+
+
+def _ml_sentences_current(manifest: dict[str, Any]) -> bool:
+    """Whether the manifest's multilingual sentence table is this version's (rules and encoder)."""
+    return sentences.current(manifest, MULTILINGUAL_MODEL, store.ML_SENTENCES) and _space_current(manifest)
+
+
+def _updated_table(base: sentences.SentenceVectors | None, old: store.Stored | None, fresh: list[Passage],
+                   dropped: list[Passage], kept_rows: list[np.ndarray], embedder_factory: Callable[[], Embedder],
+                   dimension: int, progress: bool, label: str) -> tuple[sentences.SentenceVectors, int]:
+    """A sentence table for the new generation and how many sentences were embedded for it:
+    ``base`` (the old generation's, when usable) without the sentences only replaced passages
+    had, plus the fresh passages' sentences it lacks (embedded now). Without a usable base (a
+    first build, an older index, another model) the sentences of every passage are embedded,
+    the unchanged transcripts' parsed once for it."""
     fresh_texts = sentences.quotable_texts(fresh)
     if base is None:
         kept = [Passage.from_json(json.loads(old.lines[r])) for r in np.concatenate(kept_rows)] \
@@ -451,10 +480,9 @@ def _sentence_table(old: store.Stored | None, fresh: list[Passage], dropped: lis
         wanted = set(fresh_texts)
         drop = [t for t in sentences.quotable_texts(dropped) if t not in wanted]
         texts = [t for t, known in zip(fresh_texts, table.has(fresh_texts)) if not known] if fresh_texts else []
-    vectors = _embed_with_progress(embedder_factory(), texts, progress, "sentences") if texts \
+    vectors = _embed_with_progress(embedder_factory(), texts, progress, label) if texts \
         else np.zeros((0, dimension), dtype=np.float32)
-    report.sentences_embedded = len(texts)
-    return table.updated(drop, texts, vectors)
+    return table.updated(drop, texts, vectors), len(texts)
 
 
 def _default_multilingual() -> Embedder:

@@ -96,6 +96,12 @@ class RetrievalConfig:
     # The multilingual space (multilingual-e5-small), for questions not in English. e5's cosines
     # are compressed into a high band (unrelated text scores ~0.75), so its thresholds differ.
     multilingual_abstain_below: float = 0.79  # top e5 similarity under which the bot abstains (off-topic: 0.77-0.78)
+    # ... and the best e5 similarity of any sentence of the top `answer_hits` hits (looked up in
+    # the index's multilingual sentence table; without one, no such check), under which it
+    # abstains too. In e5 a passage's similarity does not tell on-topic unanswerable questions
+    # from answerable ones (0.82-0.84 both); its best sentence does better. 0.78 is just above
+    # every off-topic Russian question's best sentence (docs/RETRIEVAL.md, "Multilingual").
+    multilingual_sentence_abstain_below: float = 0.78
     multilingual_weight: float = 0.0  # share of e5's cosine in an English question's fusion (0: MiniLM alone)
     # keyword_weight of a question searched in the multilingual space. e5's cosines span a narrow
     # band (~0.75-0.87), so any BM25 match (a year, "G20") swamped them: Russian dev-30 Hit@5

@@ -180,8 +180,9 @@ def manifest_entry(model: str, count: int) -> dict:
     return {"rules": RULES, "model": model, "storage": STORAGE, "count": int(count)}
 
 
-def current(manifest: dict, model: str | None = None) -> bool:
-    """Whether the manifest's sentence table was made by these rules (and, if given, this model)."""
-    entry = manifest.get("sentences") or {}
+def current(manifest: dict, model: str | None = None, kind: str = "sentences") -> bool:
+    """Whether the manifest's sentence table (``kind``: "sentences", or "multilingual_sentences"
+    for its twin in the multilingual space) was made by these rules (and, if given, this model)."""
+    entry = manifest.get(kind) or {}
     return entry.get("rules") == RULES and entry.get("storage") == STORAGE and \
         (model is None or entry.get("model") == model)

@@ -16,6 +16,9 @@ Layout of ``index/``::
     sentences.<gen>/            the English vectors of every quotable sentence, keyed by its
                                 text (`sentences`), so an answer looks its sentences up instead
                                 of embedding them; the manifest's ``sentences`` entry says so
+    multilingual_sentences.<gen>/  with the multilingual space: the same sentences in e5's space
+                                (same layout), for answers and abstention in that space; the
+                                manifest's ``multilingual_sentences`` entry says so
 
 An update writes the next generation's data files beside the current ones, then replaces
 ``manifest.json`` in one ``os.replace``: a reader (or a crash) sees either the old complete
@@ -61,7 +64,8 @@ LOCK = ".lock"
 DATA_KINDS = ("passages", "vectors", "keyword", "titles")
 MULTILINGUAL = "multilingual"  # the optional second vector space's file kind (and manifest key)
 SENTENCES = "sentences"  # the sentence table's file kind (and manifest key); optional: answers embed without it
-FILE_KINDS = (*DATA_KINDS, MULTILINGUAL, SENTENCES)
+ML_SENTENCES = "multilingual_sentences"  # the sentences in the multilingual space (with that space only)
+FILE_KINDS = (*DATA_KINDS, MULTILINGUAL, SENTENCES, ML_SENTENCES)
 DEFAULT_CORPUS = Path("corpus")
 
 
@@ -116,6 +120,7 @@ class IndexData:
     vector_store: VectorStore | None = None
     multilingual: FaissStore | None = None  # the multilingual space (same ids), if the index has it
     sentences: SentenceVectors | None = None  # the quotable sentences' English vectors, if the index has them
+    multilingual_sentences: SentenceVectors | None = None  # the same sentences' e5 vectors, if the index has them
 
     def __post_init__(self) -> None:
         if self.vector_store is None:
@@ -300,7 +305,7 @@ def load(folder: Path, model: str | None = None, passage_rules: str | None = Non
     multilingual = _open_multilingual(folder, manifest, len(passages), mmap, corpus)
     return IndexData(folder, manifest, passages, vectors.index if isinstance(vectors, FaissStore) else None, keyword,
                      int(manifest.get("generation", 0)), titles, vectors, multilingual,
-                     _load_sentences(folder, manifest, corpus))
+                     _load_sentences(folder, manifest, corpus), _load_sentences(folder, manifest, corpus, ML_SENTENCES))
 
 
 @dataclass
@@ -319,6 +324,7 @@ class Stored:
     corpus: Path | None = None  # named in advice
     multilingual: FaissStore | None = None  # the multilingual space, loaded for modification, if any
     sentences: SentenceVectors | None = None  # the sentence table, if any
+    multilingual_sentences: SentenceVectors | None = None  # its multilingual twin, if any
 
     def __post_init__(self) -> None:
         self.transcript_names = sorted(self.manifest.get("transcripts", {}))
@@ -366,7 +372,8 @@ def open_for_update(folder: Path, manifest: dict[str, Any], target: StoreSpec | 
     keyword = (_load_keyword(folder, files, len(lines), corpus, keyword_stemmer(manifest))
                if manifest.get("format_version") == FORMAT_VERSION else None)
     return Stored(folder, manifest, lines, vectors, keyword, _load_titles(folder, manifest, corpus), corpus,
-                  _open_multilingual(folder, manifest, len(lines), False, corpus), _load_sentences(folder, manifest, corpus))
+                  _open_multilingual(folder, manifest, len(lines), False, corpus), _load_sentences(folder, manifest, corpus),
+                  _load_sentences(folder, manifest, corpus, ML_SENTENCES))
 
 
 def verify(folder: Path, manifest: dict[str, Any], corpus: Path | None = None) -> dict[str, Any]:
@@ -378,6 +385,8 @@ def verify(folder: Path, manifest: dict[str, Any], corpus: Path | None = None) -
         in_folder = (*in_folder, MULTILINGUAL)
     if manifest.get(SENTENCES):
         in_folder = (*in_folder, SENTENCES)
+    if manifest.get(ML_SENTENCES):
+        in_folder = (*in_folder, ML_SENTENCES)
     for key in in_folder:
         if key not in files:
             raise IndexCorrupt(f"{manifest_path(folder)}: names no {key} file; {_rebuild(folder, corpus)}")
@@ -464,12 +473,15 @@ def _load_keyword(folder: Path, files: dict[str, Any], n_passages: int, corpus: 
         raise IndexCorrupt(f"{path}: unreadable keyword index ({exc}); {_rebuild(folder, corpus)}") from None
 
 
-def _load_sentences(folder: Path, manifest: dict[str, Any], corpus: Path | None) -> SentenceVectors | None:
-    if not manifest.get(SENTENCES):
+def _load_sentences(folder: Path, manifest: dict[str, Any], corpus: Path | None,
+                    kind: str = SENTENCES) -> SentenceVectors | None:
+    if not manifest.get(kind):
         return None
-    path = folder / manifest["files"][SENTENCES]["path"]
+    path = folder / manifest["files"][kind]["path"]
+    dimension = int((manifest.get(MULTILINGUAL) or {}).get("dimension", 0)) if kind == ML_SENTENCES \
+        else int(manifest["model"]["dimension"])
     try:
-        return SentenceVectors.load(path, int(manifest["model"]["dimension"]))
+        return SentenceVectors.load(path, dimension)
     except (OSError, ValueError) as exc:
         raise IndexCorrupt(f"{path}: unreadable sentence vectors ({exc}); {_rebuild(folder, corpus)}") from None
 
@@ -506,7 +518,7 @@ def next_generation(folder: Path) -> int:
 
 def write(folder: Path, manifest: dict[str, Any], lines: list[bytes], vectors: VectorStore, keyword: KeywordIndex,
           title_vectors: np.ndarray, multilingual: FaissStore | None = None,
-          sentences: SentenceVectors | None = None) -> int:
+          sentences: SentenceVectors | None = None, multilingual_sentences: SentenceVectors | None = None) -> int:
     """Write a new generation and switch the manifest to it atomically; returns the generation.
 
     ``lines`` are the passages as `passage_line` makes them, sorted by transcript. FAISS
@@ -515,7 +527,8 @@ def write(folder: Path, manifest: dict[str, Any], lines: list[bytes], vectors: V
     ``multilingual``, the second vector space, is one more file of the generation (the
     caller's manifest describes it under ``multilingual``); it must hold one vector per
     passage, as the first space does, or nothing is written. ``sentences``, the quotable
-    sentences' vectors, is one more folder of the generation (described under ``sentences``).
+    sentences' vectors, is one more folder of the generation (described under ``sentences``),
+    and ``multilingual_sentences`` their e5 twin (only beside ``multilingual``).
     """
     import faiss
 
@@ -536,6 +549,10 @@ def write(folder: Path, manifest: dict[str, Any], lines: list[bytes], vectors: V
         names[MULTILINGUAL] = f"{MULTILINGUAL}.{tag}.faiss"
     if sentences is not None:
         names[SENTENCES] = f"{SENTENCES}.{tag}"
+    if multilingual is None:
+        multilingual_sentences = None
+    if multilingual_sentences is not None:
+        names[ML_SENTENCES] = f"{ML_SENTENCES}.{tag}"
 
     sums = {"passages": _write_file(folder / names["passages"], b"".join(line + b"\n" for line in lines))}
     if isinstance(vectors, FaissStore):
@@ -551,6 +568,8 @@ def write(folder: Path, manifest: dict[str, Any], lines: list[bytes], vectors: V
     sums["keyword"] = _write_folder(folder / names["keyword"], keyword.save)
     if sentences is not None:
         sums[SENTENCES] = _write_folder(folder / names[SENTENCES], sentences.save)
+    if multilingual_sentences is not None:
+        sums[ML_SENTENCES] = _write_folder(folder / names[ML_SENTENCES], multilingual_sentences.save)
 
     manifest = dict(manifest)
     manifest.update(
@@ -563,6 +582,8 @@ def write(folder: Path, manifest: dict[str, Any], lines: list[bytes], vectors: V
         manifest.pop(MULTILINGUAL, None)
     if sentences is None:
         manifest.pop(SENTENCES, None)
+    if multilingual_sentences is None:
+        manifest.pop(ML_SENTENCES, None)
     if isinstance(vectors, MilvusStore):  # absent: the FAISS file of the generation (as before)
         manifest["vector_store"] = vectors.spec.to_manifest()
     tmp = folder / f".{MANIFEST}.tmp"

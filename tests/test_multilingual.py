@@ -74,12 +74,19 @@ def _ids(faiss_index) -> np.ndarray:
 
 
 def assert_in_step(index: Path) -> store.IndexData:
-    """Both spaces of the index's current generation hold exactly one vector per passage id."""
+    """Both spaces of the index's current generation hold exactly one vector per passage id,
+    and both sentence tables every quotable sentence of the passages and nothing else."""
+    from bot.sentences import quotable_texts
+
     data = store.load(index)
     assert data.multilingual is not None
     ids = np.sort(data.ids)
     assert data.vector_store.count() == data.multilingual.count() == len(data.passages)
     assert np.array_equal(_ids(data.vectors), ids) and np.array_equal(_ids(data.multilingual.index), ids)
+    wanted = set(quotable_texts(data.passages))
+    for table in (data.sentences, data.multilingual_sentences):
+        assert table is not None and table.has(sorted(wanted)).all() and len(table) == len(wanted)
+    assert data.multilingual_sentences.dimension == data.multilingual.index.d
     return data
 
 
@@ -128,6 +135,23 @@ def test_flag_is_kept_by_later_runs_and_dropped_on_request(ml_copy, embedder, e5
     manifest = store.read_manifest(index)
     assert manifest["generation"] == before + 2 and store.MULTILINGUAL not in manifest
     assert store.MULTILINGUAL not in manifest["files"] and store.load(index).multilingual is None
+    assert store.ML_SENTENCES not in manifest and store.ML_SENTENCES not in manifest["files"]
+    assert store.load(index).multilingual_sentences is None
+
+
+def test_an_index_from_before_the_multilingual_sentence_table_gets_it_without_re_embedding(ml_copy, embedder, e5):
+    """An index whose multilingual space predates the sentence table in that space: the next
+    `index` run embeds the sentences alone (no passage again, in either space)."""
+    corpus, index = ml_copy
+    manifest = store.read_manifest(index)
+    count = manifest[store.ML_SENTENCES]["count"]
+    del manifest[store.ML_SENTENCES], manifest["files"][store.ML_SENTENCES]
+    store.manifest_path(index).write_text(json.dumps(manifest), encoding="utf-8")
+    assert store.load(index).multilingual_sentences is None
+    report = sync(corpus, index, DEFAULT_MODEL, lambda: embedder, progress=False, multilingual_factory=lambda: e5)
+    assert report.wrote and report.embedded == report.multilingual_embedded == report.sentences_embedded == 0
+    assert report.multilingual_sentences_embedded == count > 0
+    assert_in_step(index)
 
 
 def test_incremental_update_keeps_the_spaces_in_step(ml_copy, embedder, e5):
@@ -149,6 +173,7 @@ def test_incremental_update_keeps_the_spaces_in_step(ml_copy, embedder, e5):
     # only the changed passages were embedded, in both spaces alike
     assert 0 < report.embedded == report.multilingual_embedded < report.passages
     assert report.multilingual_reused == report.passages - report.multilingual_embedded
+    assert 0 < report.multilingual_sentences_embedded == report.sentences_embedded  # the new sentences only
     data = assert_in_step(index)
     assert np.allclose(data.multilingual.reconstruct(np.array([unchanged.id]))[0], old_vector)
     assert not any(Path(p.transcript).name == FILES[3] for p in data.passages)
@@ -190,10 +215,12 @@ def test_crash_between_writes_leaves_both_spaces_consistent(ml_copy, embedder, e
     assert data.generation == before + 1 and any(Path(p.transcript).name == EXTRA for p in data.passages)
 
 
-def test_damaged_multilingual_file_is_reported_by_name(ml_copy):
+@pytest.mark.parametrize("kind", [store.MULTILINGUAL, store.ML_SENTENCES])
+def test_damaged_multilingual_file_is_reported_by_name(ml_copy, kind):
     _, index = ml_copy
-    path = index / store.read_manifest(index)["files"][store.MULTILINGUAL]["path"]
-    path.write_bytes(path.read_bytes()[:-100])
+    path = index / store.read_manifest(index)["files"][kind]["path"]
+    damaged = path / "vectors.npy" if path.is_dir() else path
+    damaged.write_bytes(damaged.read_bytes()[:-100])
     with pytest.raises(IndexCorrupt, match=path.name):
         store.load(index)
 
@@ -274,10 +301,16 @@ def test_the_bundled_index_ships_the_multilingual_space_and_answers_russian(embe
     assert data.sentences is not None and data.sentences.has(quotable_texts(data.passages[:500])).all()
     bot = TranscriptBot(Settings(REPO / "corpus", REPO / "index", DEFAULT_MODEL), embedder=embedder,
                         multilingual_embedder=e5)
+    assert data.multilingual_sentences is not None and data.multilingual_sentences.has(quotable_texts(data.passages)).all()
     answer = bot.ask("Что Путин сказал о железной дороге в Европу?", AskOptions(k=5))
     assert answer.language == "ru" and answer.space == "multilingual" and answer.hits
     report = evaluate(bot, load_questions(REPO / "eval" / "dev-questions-ru.jsonl"), k=10)
     assert report["overall"]["hit@5"] >= 0.75, report["overall"]
+    # The on-topic questions the corpus cannot answer abstain: no sentence of the closest
+    # passages says anything near them, though the passages are about the right people.
+    assert report["overall"]["abstained_unanswerable"] == 2, report["overall"]
+    greta = bot.ask("Что Путин говорил о Грете Тунберг и её школьных забастовках за климат?")
+    assert greta.abstained and "sentence" in greta.understood["abstention_reason"] and greta.hits
 
 
 def test_worker_processes_end_when_the_indexing_process_is_killed(tmp_path):
