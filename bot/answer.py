@@ -158,23 +158,6 @@ def ranked_labels(similarities: Sequence[float], words: Sequence[int], strong: f
     return out
 
 
-def compose_answer(
-    question_vector: np.ndarray,
-    hits: Sequence[Hit],
-    embed: Callable[[list[str]], np.ndarray],
-    top_hits: int = 3,
-    max_sentences: int = 3,
-    margin: float = 0.06,
-    speakers: Collection[str] = (),
-    question_text: str = "",
-    per_hit: int = 6,
-) -> str:
-    """Pick the best-matching source sentences of the top hits and quote them with [n] markers
-    (`choose_sentences`, without its best similarity)."""
-    return choose_sentences(question_vector, hits, embed, top_hits, max_sentences, margin, speakers, question_text,
-                            per_hit)[0]
-
-
 def choose_sentences(
     question_vector: np.ndarray,
     hits: Sequence[Hit],
@@ -195,7 +178,8 @@ def choose_sentences(
     others only when nearly as good. Their spans are recorded on the hits for highlighting.
     The answer quotes answers, not questions: a sentence ending in "?" is never quoted, nor
     a turn that prompted another hit. When the question names people (``speakers``: their
-    labels) and one of the top hits is theirs, only their hits are quoted.
+    labels) and one of the top hits is theirs, only their hits are quoted, and in an exchange
+    only their lines.
     """
     pool = [h for h in hits[:top_hits] if not _is_prompt_of_another(h, hits)]
     theirs = [h for h in hits if set(h.passage.speakers or [h.passage.speaker]) & set(speakers)][:top_hits]

@@ -82,7 +82,7 @@ class RetrievalConfig:
     # Relevance labels of hits (cosine of the passage): "strong" from, "good" from, else "weak".
     strong_similarity: float = 0.55
     good_similarity: float = 0.40
-    # The extractive answer (answer.compose_answer): sentences of the top `answer_hits` hits,
+    # The extractive answer (answer.choose_sentences): sentences of the top `answer_hits` hits,
     # at most `answer_sentences` of them, each within `answer_margin` of the best; a hit with
     # many sentences offers the `answer_per_hit` sharing most words with the question.
     answer_hits: int = 3

@@ -1,6 +1,6 @@
 """Vectors of the sentences an extractive answer may quote, embedded once by ``index``.
 
-The answer (`answer.compose_answer`) quotes the source sentences of the top hits that are
+The answer (`answer.choose_sentences`) quotes the source sentences of the top hits that are
 closest to the question. Embedding those sentences for every question was most of a
 question's time (~80 ms of ~140 ms on the bundled corpus, one thread), although they are
 the same sentences every time. So ``index`` embeds every quotable sentence of the corpus

@@ -206,16 +206,17 @@ def test_a_named_role_is_understood_and_the_answer_quotes_only_its_lines(tmp_pat
 
 
 def test_the_answer_quotes_the_named_speakers_line_of_an_exchange():
-    from bot.answer import Hit, compose_answer
+    from bot.answer import Hit, choose_sentences
 
     text = "A: The disks are full and we must buy more.\n\nB: I have a spare drive on my machine."
     p = Passage(0, "m.txt", "Meeting", None, None, None, "A", 3, 0, text, last_turn=4, speakers=["A", "B"])
     hit = Hit(1, p, 1.0, 0.9, 0.0, "strong")
     question = np.array([1.0, 0.0], dtype=np.float32)
     embed = lambda texts: np.array([[1.0, 0.0] if "disks" in s else [0.6, 0.8] for s in texts], dtype=np.float32)
-    assert compose_answer(question, [hit], embed).startswith("A: The disks are full")  # the closest sentence
+    assert choose_sentences(question, [hit], embed)[0].startswith("A: The disks are full")  # the closest sentence
     hit.highlights.clear()
-    assert compose_answer(question, [hit], embed, speakers={"B"}) == "B: I have a spare drive on my machine. [1]"
+    text, best = choose_sentences(question, [hit], embed, speakers={"B"})
+    assert text == "B: I have a spare drive on my machine. [1]" and best == pytest.approx(0.6)  # B's line's cosine
 
 
 def test_an_exchange_names_all_its_speakers_and_quotes_with_the_right_label():
