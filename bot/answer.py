@@ -167,7 +167,7 @@ def choose_sentences(
     margin: float = 0.06,
     speakers: Collection[str] = (),
     question_text: str = "",
-    per_hit: int = 6,
+    per_hit: int | None = 6,
 ) -> tuple[str, float]:
     """The extractive answer and the best candidate sentence's cosine to the question (0.0
     when there is none): the evidence that some sentence says what was asked, which the
@@ -179,7 +179,8 @@ def choose_sentences(
     The answer quotes answers, not questions: a sentence ending in "?" is never quoted, nor
     a turn that prompted another hit. When the question names people (``speakers``: their
     labels) and one of the top hits is theirs, only their hits are quoted, and in an exchange
-    only their lines.
+    only their lines. A hit offers at most ``per_hit`` sentences (those sharing most words with
+    the question), or all of them with None.
     """
     pool = [h for h in hits[:top_hits] if not _is_prompt_of_another(h, hits)]
     theirs = [h for h in hits if set(h.passage.speakers or [h.passage.speaker]) & set(speakers)][:top_hits]
@@ -191,7 +192,7 @@ def choose_sentences(
         mine = quotable_spans(hit.passage)
         if theirs and hit.passage.speakers:  # an exchange: only the lines of the people asked about
             mine = [span for span in mine if _line_speaker(hit.passage, span[0]) in speakers]
-        if len(mine) > per_hit:
+        if per_hit is not None and len(mine) > per_hit:
             # A joined hit or an exchange has many sentences: embed only those sharing most
             # words with the question (ties: the earlier), which keeps the answer fast.
             overlap = [len(asked & set(_words(hit.passage.text[a:b]))) for a, b in mine]

@@ -407,7 +407,7 @@ class TranscriptBot:
             gate = not in_english and table is not None
             text, best = choose_sentences(qvec, hits, embed, speakers=said_by, question_text=question,
                                           top_hits=cfg.answer_hits, max_sentences=cfg.answer_sentences,
-                                          margin=cfg.answer_margin, per_hit=10_000 if gate else cfg.answer_per_hit)
+                                          margin=cfg.answer_margin, per_hit=None if gate else cfg.answer_per_hit)
             if gate and best < cfg.multilingual_sentence_abstain_below:
                 # In e5, passages about the right people and topics score alike whether or not
                 # they answer; the sentence that would be quoted tells more (RetrievalConfig).
