@@ -6,6 +6,8 @@ Two signals, both cheap and both explainable to a user:
   nobody in the corpus ever says "Christchurch", no passage can be about it;
 - nothing is close: the best passage's cosine similarity to the question is low (and
   lower still is tolerated when every word of the question is known to the corpus).
+In the multilingual space a third: no sentence of the closest passages is close (e5 cannot
+tell answering passages from passages about the same people by their similarity).
 The thresholds are calibrated on the development question set (see README, "Retrieval").
 The closest passages are always returned anyway, labelled as such.
 """
@@ -61,6 +63,16 @@ def decide(question: str, top_similarity: float, indexes: tuple[KeywordIndex, ..
         return Abstention(True, f"the corpus never uses the word(s) {', '.join(other)} and no passage is close "
                           f"(best similarity {top_similarity:.2f})", (), tuple(other))
     return Abstention(False, None, (), tuple(other))
+
+
+def decide_by_sentence(best_sentence: float, below: float) -> Abstention:
+    """The verdict on an answer in the multilingual space, once its candidate sentences are
+    scored: e5 rates passages about the right people and topics alike whether or not they
+    answer, so the closest sentence that could be quoted has to be close too."""
+    if best_sentence < below:
+        return Abstention(True, f"no sentence of the closest passages is close to the question "
+                                f"(best sentence similarity {best_sentence:.2f})")
+    return Abstention(False)
 
 
 def decide_by_words(question: str, index: KeywordIndex) -> Abstention:

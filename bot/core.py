@@ -27,7 +27,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import quotecheck, store, timeline
-from .abstention import decide, decide_by_words
+from .abstention import decide, decide_by_sentence, decide_by_words
 from .answer import NOT_FOUND, Answer, Hit, choose_sentences, ranked_labels, relevance_label
 from .chunking import PASSAGE_RULES, join_overlapping
 from .dates import normalise_iso, range_bounds
@@ -408,12 +408,10 @@ class TranscriptBot:
             text, best = choose_sentences(qvec, hits, embed, speakers=said_by, question_text=question,
                                           top_hits=cfg.answer_hits, max_sentences=cfg.answer_sentences,
                                           margin=cfg.answer_margin, per_hit=None if gate else cfg.answer_per_hit)
-            if gate and best < cfg.multilingual_sentence_abstain_below:
-                # In e5, passages about the right people and topics score alike whether or not
-                # they answer; the sentence that would be quoted tells more (RetrievalConfig).
+            late = decide_by_sentence(best, cfg.multilingual_sentence_abstain_below) if gate else None
+            if late is not None and late.abstained:
                 abstained, text = True, NOT_FOUND
-                understood["abstention_reason"] = (f"no sentence of the closest passages is close to the question "
-                                                   f"(best sentence similarity {best:.2f})")
+                understood["abstention_reason"] = late.reason
                 for hit in hits:
                     hit.highlights.clear()
         return Answer(question=question, answer=text, abstained=abstained, hits=hits, understood=understood)
