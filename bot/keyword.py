@@ -44,6 +44,9 @@ STEMMER = "english+russian"
 STEMMERS = (LEGACY_STEMMER, STEMMER)
 STOPWORDS = {LEGACY_STEMMER: "bm25s english", STEMMER: "bm25s english + bm25s russian"}
 _CYRILLIC = re.compile("[\u0400-\u04ff]")
+# A term spelled out letter by letter, as meeting transcripts write acronyms ("L_C_D_", "T_V_"
+# in the AMI corpus): the word a question writes ("LCD") finds it (`KeywordIndex.tokens`).
+_SPELLED = re.compile(r"(?:[^\W\d_]_){2,}")
 
 
 def _stemmer(language: str = "english"):
@@ -96,6 +99,7 @@ class KeywordIndex:
         self._analyse = _Analyser(stemmer)
         self._by_term: sp.csc_matrix | None = None
         self._weights: tuple[np.ndarray, np.ndarray] | None = None
+        self._spelled: dict[str, str] | None = None  # see `tokens`
 
     @property
     def n_docs(self) -> int:
@@ -112,7 +116,30 @@ class KeywordIndex:
         return self._analyse.name
 
     def tokens(self, text: str) -> list[str]:
-        return self._analyse(text)
+        """The terms of a question. A word the corpus writes letter by letter ("LCD" as
+        "L_C_D_") is looked up in that spelling too, so that it is searched for and known."""
+        out = self._analyse(text)
+        spelled = self._spelled_terms()
+        if not spelled or not any(t in spelled for t in out):
+            return out
+        terms: list[str] = []
+        for t in out:
+            if t in spelled:
+                terms.extend([t, spelled[t]] if t in self._column else [spelled[t]])
+            else:
+                terms.append(t)
+        return terms
+
+    def _spelled_terms(self) -> dict[str, str]:
+        """Spelled-out terms of the vocabulary by the term their letters make ("lcd": "l_c_d_")."""
+        if self._spelled is None:
+            self._spelled = {}
+            for term in self.terms:
+                if _SPELLED.fullmatch(term):
+                    joined = self._analyse(term.replace("_", ""))
+                    if len(joined) == 1:
+                        self._spelled.setdefault(joined[0], term)
+        return self._spelled
 
     # -- building and updating ------------------------------------------------------------
 

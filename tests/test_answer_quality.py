@@ -105,6 +105,15 @@ def test_eval_reads_qmsum_questions_and_applies_its_rule(quality):
     assert any(r["rank"] for r in report["rows"])  # gold turns found inside exchanges
 
 
+def test_an_acronym_the_meeting_spells_letter_by_letter_is_searched_and_not_abstained(quality):
+    """The AMI meeting writes "L_C_D_"; asked about "the LCD", the bot finds those turns
+    instead of saying the corpus never mentions LCD."""
+    (result,) = ask(quality, "Would a remote control with an LCD sell better?", "-k", "5",
+                    "--transcript", f"quality/{MEETING}")
+    assert not result["abstained"], result.get("understood")
+    assert any("L_C_D_" in h["text"] for h in result["hits"][:3])
+
+
 # -- logic, without the model --------------------------------------------------------------
 
 def _long_turn_passages() -> list[Passage]:

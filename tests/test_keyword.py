@@ -75,3 +75,19 @@ def test_an_empty_index_scores_nothing():
     assert empty.n_docs == 0 and empty.scores("anything").shape == (0,)
     one = empty.extended(["the and of"])  # only stop words: one row with the placeholder token
     assert one.n_docs == 1 and one.scores("the").tolist() == [0.0]
+
+
+def test_a_word_the_corpus_spells_letter_by_letter_is_found_and_known():
+    """Meeting transcripts write acronyms letter by letter ("L_C_D_"): a question's "LCD" is
+    searched for in that spelling too, and is not a word the corpus never uses."""
+    from bot.abstention import unknown_terms
+
+    index = KeywordIndex.build(["we want an L_C_D_ screen on the T_V_ remote", "the D_V_D_ player", "an lcd panel",
+                                "a red case"])
+    assert index.tokens("The LCD, the TV and a DVD") == ["lcd", "l_c_d_", "t_v_", "d_v_d_"]
+    scores = index.scores("TV")
+    assert scores[0] > 0 and not scores[1:].any()
+    assert index.scores("LCD")[[0, 2]].min() > 0  # both spellings
+    assert unknown_terms("Want an LCD on the TV?", index) == ([], [])
+    assert unknown_terms("Want a VCR?", index) == (["VCR"], [])
+    assert index.tokens("a red case") == ["red", "case"]  # nothing else changes
