@@ -133,6 +133,7 @@ class IndexData:
         for p in self.passages:
             p.language = self.languages.get(p.transcript)
         self._title_keyword: KeywordIndex | None = None
+        self._transcript_keyword: KeywordIndex | None = None
         self._sentence_csr: tuple[np.ndarray, np.ndarray] | None = None  # see `_sentence_rows`
         self._date_bounds: tuple[np.ndarray, np.ndarray] | None = None  # per transcript, by dated_within
         # Per-row codes, so that filters and preferences select rows with numpy, not a Python loop.
@@ -146,6 +147,20 @@ class IndexData:
         # Rows that are a question answered by the next row (an interviewer's turn, not an answer).
         self.is_question = np.array([is_question_of(p, self.passages[r + 1] if r + 1 < len(self.passages) else None)
                                      for r, p in enumerate(self.passages)], dtype=bool)
+
+    def transcript_keyword(self) -> KeywordIndex:
+        """BM25 over whole transcripts: one row per transcript (``transcript_names`` order), its
+        term counts the sum of its passages' (context included). Made on first use from the
+        passage counts, so nothing more is stored on disk."""
+        if self._transcript_keyword is None:
+            import scipy.sparse as sp
+
+            rows = np.flatnonzero(self.row_transcript >= 0)
+            member = sp.csr_matrix((np.ones(len(rows), dtype=np.int32), (self.row_transcript[rows], rows)),
+                                   shape=(len(self.transcript_names), len(self.passages)))
+            counts = (member @ self.keyword.counts).tocsr().astype(np.int32)
+            self._transcript_keyword = KeywordIndex(counts, self.keyword.terms, self.keyword.stemmer)
+        return self._transcript_keyword
 
     def best_sentence(self, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Per row, the best cosine of ``vector`` with the row's quotable sentences in the
