@@ -51,6 +51,7 @@ def main() -> int:
     ap.add_argument("-k", type=int, default=10)
     ap.add_argument("--json", help="write the rows here")
     ap.add_argument("--misses", action="store_true", help="print the misses of each variant")
+    ap.add_argument("--within-file", action="store_true", help="ask each question within its gold transcript")
     args = ap.parse_args()
 
     from bot.core import TranscriptBot
@@ -74,7 +75,7 @@ def main() -> int:
     for name, changes in variants:
         bot = TranscriptBot(settings, embedder=embedder, config=replace(RetrievalConfig(), **changes),
                             multilingual_embedder=multilingual)
-        report = evaluate(bot, questions, k=args.k)
+        report = evaluate(bot, questions, k=args.k, within_file=args.within_file)
         o = report["overall"]
         short = sum(1 for r in report["rows"] if r.get("top_words") is not None and r["top_words"] < 12)
         una = f"{o['abstained_unanswerable']}/{o['unanswerable']}" if "unanswerable" in o else "-"

@@ -133,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("questions", help="JSONL in the dev-set format")
     p.add_argument("-k", type=int, default=10, help="passages per question (default 10)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--within-file", action="store_true",
+                   help="ask each question within its gold transcript (as a user who picked it): ranking "
+                        "inside a transcript, apart from finding it")
     _common(p)
 
     p = sub.add_parser("who", help="who spoke to a topic most", epilog=EXAMPLES["who"])
@@ -408,7 +411,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if not questions:
         raise UsageError(f"no questions in {args.questions}")
     bot = _open_bot(args)
-    report = evaluate(bot, questions, k=args.k)
+    report = evaluate(bot, questions, k=args.k, within_file=args.within_file)
     report["settings"] = {**bot.settings.describe(), "retrieval": asdict(bot.config)}  # what produced the numbers
     if args.json:
         _print_json(report)

@@ -104,25 +104,37 @@ def is_hit(q: EvalQuestion, transcript: str, text: str) -> bool:
     return any(words(e) and f" {words(e)} " in padded for e in q.evidence)
 
 
-def evaluate(bot, questions: Iterable[EvalQuestion], k: int = 10) -> dict[str, Any]:
-    """Ask every question through ``bot.ask`` (the real pipeline) and score the results."""
+def evaluate(bot, questions: Iterable[EvalQuestion], k: int = 10, within_file: bool = False) -> dict[str, Any]:
+    """Ask every question through ``bot.ask`` (the real pipeline) and score the results.
+
+    ``within_file``: ask each answerable question within its gold transcript (the transcript
+    filter set to the indexed transcripts of that file name), as a user who picked the
+    transcript would: it measures ranking inside a transcript apart from finding it."""
     from .core import AskOptions
 
     questions = list(questions)
     by_id = {q.id: q for q in questions}
+    names: dict[str, list[str]] = {}
+    if within_file:
+        for rel in bot.data.transcript_names:
+            names.setdefault(Path(rel).name, []).append(rel)
     rows = []
     latencies = []
     for q in questions:
+        chosen = names.get(Path(q.file).name) if within_file and q.file else None
         started = time.perf_counter()
-        result = bot.ask(q.question, AskOptions(k=k, context=conversation(q, by_id)))
+        result = bot.ask(q.question, AskOptions(k=k, context=conversation(q, by_id), transcripts=chosen))
         latencies.append(time.perf_counter() - started)
         rank = next((h.rank for h in result.hits if is_hit(q, h.passage.transcript, h.passage.text)), None)
         rows.append({"id": q.id, "type": q.type, "question": q.question, "answerable": q.file is not None,
                      "rank": rank, "abstained": result.abstained,
                      "top": result.hits[0].citation() if result.hits else None,
+                     "top_transcript": result.hits[0].passage.transcript if result.hits else None,
                      "top_similarity": round(result.hits[0].similarity, 4) if result.hits else None,
                      "top_words": len(result.hits[0].passage.text.split()) if result.hits else None})
-    return summarise(rows, k, latencies)
+    report = summarise(rows, k, latencies)
+    report["within_file"] = within_file
+    return report
 
 
 def summarise(rows: list[dict[str, Any]], k: int, latencies: list[float]) -> dict[str, Any]:
@@ -160,6 +172,8 @@ def format_report(report: dict[str, Any]) -> str:
     o = report["overall"]
     cols = ["hit@1", "hit@5", "hit@10", "mrr@10"]
     lines = [f"{'type':<14}{'n':>4}" + "".join(f"{c:>9}" for c in cols) + f"{'abst(ans)':>11}{'abst(unans)':>13}"]
+    if report.get("within_file"):
+        lines.insert(0, "each question asked within its gold transcript (--within-file)")
 
     def row(name: str, b: dict[str, Any]) -> str:
         vals = "".join(f"{b.get(c, float('nan')):>9.3f}" if c in b else f"{'-':>9}" for c in cols)

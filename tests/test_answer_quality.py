@@ -103,6 +103,15 @@ def test_eval_reads_qmsum_questions_and_applies_its_rule(quality):
     report = json.loads(out.stdout)
     assert report["overall"]["answerable"] == 5 and report["by_type"].keys() == {"Product"}
     assert any(r["rank"] for r in report["rows"])  # gold turns found inside exchanges
+    assert not report["within_file"]
+    # Within the gold meeting, as a user who picked it: every hit comes from that transcript.
+    out = run("eval", str(FIXTURES / "TS3010c_questions.jsonl"), "--json", "--within-file", *quality[0])
+    assert out.returncode == 0, out.stderr
+    within = json.loads(out.stdout)
+    assert within["within_file"] and {r["top_transcript"] for r in within["rows"]} == {f"quality/{MEETING}"}
+    assert any(r["rank"] for r in within["rows"])
+    assert "within its gold transcript" in run("eval", str(FIXTURES / "TS3010c_questions.jsonl"), "--within-file",
+                                               *quality[0]).stdout
 
 
 def test_an_acronym_the_meeting_spells_letter_by_letter_is_searched_and_not_abstained(quality):
