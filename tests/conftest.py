@@ -158,21 +158,28 @@ TINY_TRANSCRIPTS = {
 }
 
 
-@pytest.fixture
-def tiny(tmp_path):
-    """A tiny real corpus (two short transcripts) indexed with `FakeEmbedder`: the whole pipeline
-    (parsing, chunking, FAISS, BM25, ranking, the answer) without the model or torch."""
+def fake_bot(folder: Path, transcripts: dict[str, str], config=None):
+    """``transcripts`` (file name -> text) written under ``folder``/corpus, indexed with
+    `FakeEmbedder`, and a bot over them (with ``config``, a `RetrievalConfig`, if given)."""
     from bot.core import TranscriptBot
     from bot.indexer import sync
     from bot.settings import Settings
 
-    corpus, index = tmp_path / "corpus", tmp_path / "index"
-    corpus.mkdir()
-    for name, text in TINY_TRANSCRIPTS.items():
-        (corpus / name).write_text(text, encoding="utf-8")
+    corpus, index = folder / "corpus", folder / "index"
+    if not index.exists():
+        corpus.mkdir(parents=True)
+        for name, text in transcripts.items():
+            (corpus / name).write_text(text, encoding="utf-8")
     fake = FakeEmbedder()
     sync(corpus, index, fake.name, lambda: fake, progress=False)
-    return TranscriptBot(Settings(corpus, index, fake.name), embedder=fake)
+    return TranscriptBot(Settings(corpus, index, fake.name), embedder=fake, config=config)
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    """A tiny real corpus (two short transcripts) indexed with `FakeEmbedder`: the whole pipeline
+    (parsing, chunking, FAISS, BM25, ranking, the answer) without the model or torch."""
+    return fake_bot(tmp_path, TINY_TRANSCRIPTS)
 
 
 @pytest.fixture(scope="session")

@@ -110,23 +110,13 @@ def test_a_meeting_whose_words_match_across_its_turns_gains_beside_one_with_a_si
     each meeting's BM25 as a whole, meeting B (the budget discussed across many turns) gains."""
     from dataclasses import replace
 
-    from bot.core import TranscriptBot
-    from bot.indexer import sync
     from bot.retrieval import RetrievalConfig
-    from bot.settings import Settings
-    from conftest import FakeEmbedder
-
-    corpus, index = tmp_path / "corpus", tmp_path / "index"
-    corpus.mkdir()
-    for name, text in MEETINGS.items():
-        (corpus / name).write_text(text, encoding="utf-8")
-    fake = FakeEmbedder()
-    sync(corpus, index, fake.name, lambda: fake, progress=False)
+    from conftest import fake_bot
 
     def b_over_a(weight: float, keyword_weight: float = 1.0) -> float:
         config = replace(RetrievalConfig(), about_transcripts=1, about_document_weight=weight, title_boost=0,
                          keyword_weight=keyword_weight)
-        bot = TranscriptBot(Settings(corpus, index, fake.name), embedder=fake, config=config)
+        bot = fake_bot(tmp_path, MEETINGS, config)
         hits = bot.search("remote budget", AskOptions(k=10))
         best = {}
         for h in hits:
