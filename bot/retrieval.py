@@ -255,18 +255,18 @@ class Retriever:
             best = self._transcript_best(rows, final)
             chosen = best / max(float(best.max()), 1e-9)
             document = None
-            # A keyword signal: off where keywords are (the multilingual space, whose questions
-            # share only numbers and names with English transcripts).
+            # A keyword signal, so off where keywords are off (the multilingual space, whose
+            # questions share only numbers and names with English transcripts).
             if cfg.about_document_weight > 0 and cfg.keyword_weight > 0 and not (focus is not None and focus.transcripts):
                 document = data.transcript_keyword().scores(keyword_text)
                 if allowed is not None:
                     has = np.zeros(len(document), dtype=bool)
                     has[data.row_transcript[allowed]] = True
                     document = np.where(has, document, 0.0)
-                if float(document.max()) > 0:  # no word of the question occurs: the best passages decide alone
+                if float(document.max()) > 0:
                     document = document / float(document.max())
                     chosen = (chosen + cfg.about_document_weight * document) / (1.0 + cfg.about_document_weight)
-                else:
+                else:  # no word of the question occurs anywhere: the best passages decide alone
                     document = None
             about = [data.transcript_names[i] for i in np.argsort(-chosen)[: cfg.about_transcripts] if chosen[i] > 0]
             extra = self._rows_of(about, allowed)[: cfg.focus_pool]
