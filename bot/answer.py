@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Collection, Sequence
+from typing import Any, Callable, Collection, Mapping, Sequence
 
 import numpy as np
 
@@ -168,6 +168,7 @@ def choose_sentences(
     speakers: Collection[str] = (),
     question_text: str = "",
     per_hit: int | None = 6,
+    anonymous: Mapping[str, Collection[str]] | None = None,
 ) -> tuple[str, float]:
     """The extractive answer and the best candidate sentence's cosine to the question (0.0
     when there is none): the evidence that some sentence says what was asked, which the
@@ -179,11 +180,18 @@ def choose_sentences(
     The answer quotes answers, not questions: a sentence ending in "?" is never quoted, nor
     a turn that prompted another hit. When the question names people (``speakers``: their
     labels) and one of the top hits is theirs, only their hits are quoted, and in an exchange
-    only their lines. A hit offers at most ``per_hit`` sentences (those sharing most words with
+    only their lines; ``anonymous`` (transcript -> labels such as "Guest 1") adds, for a person
+    no label names, the anonymous turns of the transcripts that mention them, so that "according
+    to Vivek Kaul" never quotes the host, who is named. A hit offers at most ``per_hit`` sentences (those sharing most words with
     the question), or all of them with None.
     """
+    anonymous = anonymous or {}
+
+    def asked_about(p: Passage) -> set[str]:  # the labels in ``p`` that may be the people asked about
+        return set(speakers) | set(anonymous.get(p.transcript, ()))
+
     pool = [h for h in hits[:top_hits] if not _is_prompt_of_another(h, hits)]
-    theirs = [h for h in hits if set(h.passage.speakers or [h.passage.speaker]) & set(speakers)][:top_hits]
+    theirs = [h for h in hits if set(h.passage.speakers or [h.passage.speaker]) & asked_about(h.passage)][:top_hits]
     if theirs:
         pool = theirs
     candidates: list[tuple[Hit, tuple[int, int]]] = []
@@ -191,7 +199,7 @@ def choose_sentences(
     for hit in pool:
         mine = quotable_spans(hit.passage)
         if theirs and hit.passage.speakers:  # an exchange: only the lines of the people asked about
-            mine = [span for span in mine if _line_speaker(hit.passage, span[0]) in speakers]
+            mine = [span for span in mine if _line_speaker(hit.passage, span[0]) in asked_about(hit.passage)]
         if per_hit is not None and len(mine) > per_hit:
             # A joined hit or an exchange has many sentences: embed only those sharing most
             # words with the question (ties: the earlier), which keeps the answer fast.

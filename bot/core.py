@@ -201,7 +201,7 @@ class TranscriptBot:
         filters = self._filters(opts, data, directory)
 
         language = detect(question)
-        boosts, understood = self._understand(question, opts, directory)
+        boosts, understood = self._understand(question, opts, directory, data)
         english = _english(language, question) and not _across_languages(data)
         by_keyword = not english and data.multilingual is None and _holds(data, language)
         if not english and data.multilingual is None and not by_keyword:
@@ -232,7 +232,7 @@ class TranscriptBot:
             qvec = _normalise(qvec + self.config.followup_weight * pvec)
             if self.config.followup_keyword:
                 keyword_text = f"{question} {prev}"
-            prev_boosts, _ = self._understand(prev, AskOptions(), directory)
+            prev_boosts, _ = self._understand(prev, AskOptions(), directory, data)
             for label, b in prev_boosts.speakers.items():
                 boosts.speakers.setdefault(label, b)
             if not boosts.dates:
@@ -254,9 +254,12 @@ class TranscriptBot:
         # Abstention looks at the same top passages whatever k is, so k never changes the verdict.
         closest = max((s.dense for s in found[:self.config.abstain_looks_at]), default=0.0)
         said_by = {label for label, b in boosts.speakers.items() if b >= self.config.speaker_boost}
+        # A person no label names can only be speaking in their transcripts' anonymous turns.
+        anonymous = {rel: {data.passages[r].speaker for r in np.flatnonzero(data.row_anonymous & data.transcript_mask([rel]))}
+                     for rel in boosts.unlabelled}
         answer = self._answer(question, qvec, found[: opts.k], understood, data,
                               " ".join(context) if follow_up else "", closest, said_by, english, encoder,
-                              by_keyword=by_keyword)
+                              by_keyword=by_keyword, anonymous=anonymous)
         answer.generation = data.generation
         answer.language = language.code
         answer.space = KEYWORD_SPACE if by_keyword else ENGLISH_SPACE if english else MULTILINGUAL_SPACE
@@ -350,7 +353,7 @@ class TranscriptBot:
         self.maybe_reload()
         data, retriever, directory = self._snapshot()
         filters = self._filters(opts, data, directory)
-        boosts, _ = self._understand(question, opts, directory)
+        boosts, _ = self._understand(question, opts, directory, data)
         language = detect(question)
         english = _english(language, question) and not _across_languages(data)
         if not english and data.multilingual is None and _holds(data, language):
@@ -368,7 +371,7 @@ class TranscriptBot:
     def _answer(self, question: str, qvec: np.ndarray, found: list[ScoredPassage],
                 understood: dict[str, Any], data: store.IndexData, context_text: str, closest: float,
                 said_by: set[str] = frozenset(), english: bool = True, encoder: Embedder | None = None,
-                by_keyword: bool = False) -> Answer:
+                by_keyword: bool = False, anonymous: dict[str, set[str]] | None = None) -> Answer:
         cfg = self.config
         strong, good = ((cfg.strong_similarity, cfg.good_similarity) if english or by_keyword
                         else (cfg.multilingual_strong_similarity, cfg.multilingual_good_similarity))
@@ -405,7 +408,7 @@ class TranscriptBot:
             # In the multilingual space with its table, every sentence of the top hits is a
             # candidate (lookups are free), so the best one can decide abstention below.
             gate = not in_english and table is not None
-            text, best = choose_sentences(qvec, hits, embed, speakers=said_by, question_text=question,
+            text, best = choose_sentences(qvec, hits, embed, speakers=said_by, anonymous=anonymous, question_text=question,
                                           top_hits=cfg.answer_hits, max_sentences=cfg.answer_sentences,
                                           margin=cfg.answer_margin, per_hit=None if gate else cfg.answer_per_hit)
             late = decide_by_sentence(best, cfg.multilingual_sentence_abstain_below) if gate else None
@@ -451,7 +454,8 @@ class TranscriptBot:
             filters.transcripts = pool
         return filters
 
-    def _understand(self, question: str, opts: AskOptions, directory: SpeakerDirectory) -> tuple[Boosts, dict[str, Any]]:
+    def _understand(self, question: str, opts: AskOptions, directory: SpeakerDirectory,
+                    data: store.IndexData | None = None) -> tuple[Boosts, dict[str, Any]]:
         boosts = Boosts()
         understood: dict[str, Any] = {"speakers": [], "dates": []}
         if not opts.infer:
@@ -462,6 +466,14 @@ class TranscriptBot:
             for label in person.labels:
                 boosts.speakers[label] = max(boosts.speakers.get(label, 0.0), weight)
             understood["speakers"].append({"person": person.key, "asks_what_they_said": says})
+        if data is not None and cfg.unlabelled_boost > 0:
+            for name in directory.unlabelled(question):
+                rels, labels = _may_speak_anonymously(name, data)
+                for rel in rels:
+                    boosts.unlabelled[rel] = cfg.unlabelled_boost
+                if rels:
+                    understood["speakers"].append({"person": name, "asks_what_they_said": True,
+                                                   "labelled": False, "may_speak_as": labels})
         for mention in find_dates(question):
             boosts.dates.append((mention.since, mention.until, cfg.date_boost))
             understood["dates"].append({"text": mention.text, "since": mention.since, "until": mention.until})
@@ -790,6 +802,28 @@ def _shown(value: Any, limit: int = 60) -> str:
 
 
 _EVENT_WORD = re.compile(r"[A-Za-z0-9\u00C0-\u024F]+(?:['’][A-Za-z]+)?")
+
+
+def _may_speak_anonymously(name: str, data: store.IndexData) -> tuple[list[str], list[str]]:
+    """The transcripts where ``name`` (a person no speaker label names) may be speaking under an
+    anonymous label, and those labels: the transcripts with anonymous turns that mention any
+    word of the name. Any, not all: machine transcripts misspell names ("Shruti Rajgopalan"
+    for "Rajagopalan", spelled right in another episode), and the boost only reorders the
+    anonymous turns of transcripts that the question's content brings up anyway."""
+    has = np.zeros(len(data.transcript_names), dtype=bool)
+    has[data.row_transcript[data.row_anonymous & (data.row_transcript >= 0)]] = True
+    if not has.any():
+        return [], []
+    # A name that a title holds whole ("Bed Bath & Beyond Q3 2020") is what a transcript is
+    # about, a company on its own call, whose people speak under their names: not someone unlabelled.
+    wanted = [w.lower() for w in name.split()]
+    for entry in data.manifest.get("transcripts", {}).values():
+        if all(re.search(rf"\b{re.escape(w)}\b", (entry.get("title") or "").lower()) for w in wanted):
+            return [], []
+    found = has & (data.transcript_keyword().scores(name) > 0)
+    rels = [data.transcript_names[i] for i in np.flatnonzero(found)]
+    rows = np.flatnonzero(data.row_anonymous & np.isin(data.row_transcript, np.flatnonzero(found)))
+    return rels, sorted({data.passages[r].speaker for r in rows})
 
 
 def _names_event(word: str, event_words: set[str]) -> bool:

@@ -46,6 +46,12 @@ TITLE_WORDS = {
     "secretary", "governor", "mayor", "general", "ceo", "chairman", "director", "ambassador", "premier",
     "spokesman", "senator", "deputy", "head", "leader", "chief", "professor", "patriarch",
 }
+# Labels that stand for a speaker the transcript does not name: machine transcripts label
+# turns "Guest", "Guest 1", "Speaker 2", "Unknown"; press transcripts "Question".
+ANONYMOUS_LABEL = re.compile(
+    r"(?i)(?:guests?|speaker|participant|interviewee|unknown(?: speaker)?|question|remark)(?:\s*\d+)?")
+# A person's name: two to four capitalised words ("Vivek Kaul", "Alexander Van der Bellen").
+_FULL_NAME = re.compile(r"(?<![\w’'])[A-Z][a-z]+(?:[ -](?:(?:van|von|der|de|da|di|du|la|le|al|el|bin) )*[A-Z][a-z]+){1,3}(?![\w’'])")
 FOLLOW_UP_OPENERS = re.compile(
     r"^(?:and|but|so|also|what about|how about|then|did (?:he|she|they)|was (?:he|she|it)|were they|"
     r"is (?:he|she|it)|does (?:he|she)|why|who else)\b", re.IGNORECASE,
@@ -207,6 +213,26 @@ class SpeakerDirectory:
                     out.append((person, says))
         return out
 
+    def unlabelled(self, question: str) -> list[str]:
+        """Full names in ``question`` asked about as speakers ("according to Vivek Kaul", "does
+        Milan Vaishnav think") that no speaker label names. In machine transcripts such a
+        person speaks under an anonymous label ("Guest 1"), so the bot can only prefer those
+        turns of the transcripts that mention the name (`core`). The name must be the one
+        speaking, not the object of someone else's verb ("did Putin rank Hugo Chavez
+        alongside ..." names Chavez but asks what Putin said), so this is stricter than
+        `mentioned`'s test."""
+        out = []
+        for m in _FULL_NAME.finditer(question):
+            name = m.group()
+            words = name.lower().replace("-", " ").split()
+            if m.start() == 0 or set(words) & (COMMON_WORDS | TITLE_WORDS | set(MONTHS)) or self.labels_for(name):
+                continue
+            if any(self._by_surname.get(w) for w in words[-1:]):
+                continue  # a known surname with another first name: `mentioned` decides
+            if _speaks(question, m.start(), m.end()) and name not in out:
+                out.append(name)
+        return out
+
     def _roles_named(self, question: str) -> list[tuple[Person, bool]]:
         """Role labels named in ``question`` word for word ("What did Grad E say", "the Project
         Manager"), the longest first, each span of the question counted once."""
@@ -228,6 +254,19 @@ def _asks_what_said(question: str, start: int, end: int) -> bool:
     return bool(SPEECH_VERBS.match(question[end:].strip())) or re.search(
         r"(?:did|does|do|according to|how|has|had|would|will)\s+(?:\w+\s+){0,2}$", question[:start].lower()
     ) is not None
+
+
+def _speaks(question: str, start: int, end: int) -> bool:
+    """Whether the name at ``question[start:end]`` is the one speaking: a speech verb follows it
+    ("Vivek Kaul said", "Gyan Prakash tells it"), or it is the subject right after an auxiliary
+    or a reporting phrase ("did Ajay Shah explain", "according to Harsha Bhogle")."""
+    return bool(SPEECH_VERBS.match(question[end:].strip())) or re.search(
+        r"(?:\b(?:did|does|do|has|had|would|will)|according to|\bas)\s+$", question[:start].lower()) is not None
+
+
+def is_anonymous(label: str) -> bool:
+    """Whether a speaker label stands for someone the transcript does not name ("Guest 1")."""
+    return bool(ANONYMOUS_LABEL.fullmatch(" ".join(label.split())))
 
 
 def _display_name(person: Person) -> str:

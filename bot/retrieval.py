@@ -43,6 +43,9 @@ class RetrievalConfig:
     keyword_weight: float = 1.0
     candidates: int = 200
     speaker_boost: float = 0.25  # the question asks what this person said
+    # ... and the anonymous turns ("Guest 1") of a transcript that mentions a person the question
+    # asks about but no label names (machine transcripts: "according to Vivek Kaul").
+    unlabelled_boost: float = 0.25
     mention_boost: float = 0.05  # the person is only mentioned
     date_boost: float = 0.2
     transcript_boost: float = 0.3  # follow-ups: the transcript(s) the conversation was about
@@ -149,6 +152,9 @@ class Boosts:
     speakers: dict[str, float] = field(default_factory=dict)  # label -> boost
     dates: list[tuple[str, str, float]] = field(default_factory=list)  # (since, until, boost)
     transcripts: dict[str, float] = field(default_factory=dict)
+    # transcript -> boost for its anonymously labelled turns ("Guest 1"): the question asks what
+    # someone said whom no label names, and this transcript mentions them (`core`).
+    unlabelled: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -226,6 +232,20 @@ class Retriever:
         # Passages of the people or transcripts the question points at compete too, even when
         # the global top lists missed them.
         preferred = [label for label, b in boosts.speakers.items() if b >= cfg.speaker_boost]
+        if boosts.unlabelled:  # ... and the anonymous turns of the transcripts that mention the person
+            anon = np.flatnonzero(data.row_anonymous & data.transcript_mask(boosts.unlabelled))
+            if allowed is not None:
+                anon = np.intersect1d(anon, allowed, assume_unique=True)
+            if len(anon):
+                base = where or Where()
+                labels = frozenset(data.passages[r].speaker for r in anon)
+                named = frozenset(boosts.unlabelled)
+                within = replace(base, speakers=labels if base.speakers is None else base.speakers & labels,
+                                 transcripts=named if base.transcripts is None else base.transcripts & named)
+                rows, _ = self._dense(query_vector, cfg.candidates // 2, anon, within)
+                pool |= set(rows.tolist())
+                sub_kw = anon[np.argsort(-keyword_all[anon])[: cfg.candidates // 2]]
+                pool |= set(sub_kw[keyword_all[sub_kw] > 0].tolist())
         if preferred or boosts.transcripts:
             subset = self._preferred_rows(preferred, boosts.transcripts, allowed)
             if len(subset):
@@ -331,6 +351,12 @@ class Retriever:
                 if label in data.speaker_code:
                     by_label[data.speaker_code[label]] = b
             bonus += by_label[data.row_speaker[rows]]  # -1 (no speaker) picks the trailing 0
+        if boosts.unlabelled:
+            per = np.zeros(len(data.transcript_names) + 1, dtype=np.float32)
+            for rel, b in boosts.unlabelled.items():
+                if rel in data.transcript_index:
+                    per[data.transcript_index[rel]] = b
+            bonus += np.where(data.row_anonymous[rows], per[data.row_transcript[rows]], np.float32(0))
         if boosts.transcripts or boosts.dates:
             per = np.zeros(len(data.transcript_names) + 1, dtype=np.float32)
             for rel, b in boosts.transcripts.items():

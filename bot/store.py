@@ -52,6 +52,7 @@ from . import vector_index
 from .dates import range_bounds
 from .errors import BotError, IndexBusy, IndexCorrupt, IndexMismatch, IndexMissing
 from .keyword import LEGACY_STEMMER, KeywordIndex
+from .query import is_anonymous
 from .records import Passage, is_question_of
 from .sentences import SentenceVectors
 from .vectorstore import FaissStore, MilvusStore, StoreSpec, VectorStore
@@ -140,6 +141,9 @@ class IndexData:
         self.speaker_labels = sorted({p.speaker for p in self.passages if p.speaker})
         code = self.speaker_code = {label: i for i, label in enumerate(self.speaker_labels)}
         self.row_speaker = np.array([code[p.speaker] if p.speaker else -1 for p in self.passages], dtype=np.int32)
+        # Rows whose speaker the transcript does not name ("Guest 1", "Unknown"): a person the
+        # question names but no label does may be speaking in them (`Boosts.unlabelled`).
+        self.row_anonymous = np.array([is_anonymous(label) for label in self.speaker_labels] + [False])[self.row_speaker]
         tcode = self.transcript_index = {rel: i for i, rel in enumerate(self.transcript_names)}
         self.row_transcript = np.array([tcode.get(p.transcript, -1) for p in self.passages], dtype=np.int32)
         # Words of each passage's own text (not its context): how much a reply says by itself.

@@ -286,6 +286,8 @@ def understood_html(understood: dict[str, Any], titles: dict[str, str]) -> str:
     chips = []
     for s in understood.get("speakers") or []:
         what = "what they said" if s.get("asks_what_they_said") else "mentioned"
+        if s.get("labelled") is False:  # no speaker label names them: their anonymous turns rank higher
+            what = f"no label names them; turns labelled {', '.join(s.get('may_speak_as') or [])} ranked higher"
         chips.append(f'<span class="tb-chip">Speaker: {esc(s.get("person"))} <small>({what})</small></span>')
     for d in understood.get("dates") or []:
         chips.append(

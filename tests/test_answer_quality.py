@@ -223,6 +223,31 @@ def test_a_named_role_is_understood_and_the_answer_quotes_only_its_lines(tmp_pat
         assert sentence.strip()[len("Grad E: "):] in by_rank[int(rank)]["text"]
 
 
+def test_a_person_no_label_names_is_looked_for_in_anonymous_turns_and_never_quoted_from_the_host(tmp_path):
+    """The first 92 turns of a machine-transcribed podcast (Seen and the Unseen episode 91; MIT),
+    whose guests speak as "Guest 1" and "Guest 2" and whose host is labelled by name. Asked what
+    Vivek Kaul said, the bot says that no label names him and which labels may be his, and it
+    quotes his answer from a guest's turn: without that (``unlabelled_boost=0``) it quoted the
+    host's introduction of the episode, words the named host said, not the guest."""
+    corpus = tmp_path / "corpus" / "podcast"
+    corpus.mkdir(parents=True)
+    shutil.copy(FIXTURES / "seenunseen_E091_excerpt.txt", corpus)
+    paths = ["--corpus", str(tmp_path / "corpus"), "--index", str(tmp_path / "index")]
+    assert run("index", *paths).returncode == 0
+    question = "By how much did the leverage of IL&FS go up, according to Vivek Kaul?"
+    (result,) = ask([paths], question)
+    assert result["understood"]["speakers"] == [{"person": "Vivek Kaul", "asks_what_they_said": True,
+                                                 "labelled": False, "may_speak_as": ["Guest 1", "Guest 2", "Unknown"]}]
+    by_rank = {h["rank"]: h for h in result["hits"]}
+    quoted = [int(r) for r in re.findall(r"\[(\d+)\]", result["answer"])]
+    assert quoted and all(by_rank[r]["speaker"] != "Amit Varma" for r in quoted)
+    assert "from around 7.7 in 2013-14 to around 16.8 in 2017-18" in result["answer"]
+    (before,) = ask([paths], question, "--set", "unlabelled_boost=0")
+    assert before["understood"]["speakers"] == []
+    assert any({h["rank"]: h for h in before["hits"]}[int(r)]["speaker"] == "Amit Varma"
+               for r in re.findall(r"\[(\d+)\]", before["answer"]))
+
+
 def test_the_answer_quotes_the_named_speakers_line_of_an_exchange():
     from bot.answer import Hit, choose_sentences
 

@@ -128,3 +128,45 @@ def test_a_meeting_whose_words_match_across_its_turns_gains_beside_one_with_a_si
     assert mixed > alone * 1.1, (alone, mixed)
     # A keyword signal: where keywords are off (as in the multilingual space), so is it.
     assert b_over_a(0.0, keyword_weight=0.0) == b_over_a(1.5, keyword_weight=0.0)
+
+
+PODCASTS = {
+    "episode-7.txt": ("Episode 7: Banks\n\n" + "\n\n".join([
+        "Host Name: Welcome. I am talking with Vivek Kaul about the banks and their debt.",
+        "Guest 1: The debt of the banks doubled in five years.",
+        "Host Name: So the debt of the banks doubled, you say."]) + "\n"),
+    "episode-8.txt": ("Episode 8: Farms\n\n" + "\n\n".join([
+        "Host Name: Welcome. Today we talk about farms.",
+        "Guest 1: The debt of the banks doubled for farmers too."]) + "\n"),
+}
+
+
+def test_a_person_no_label_names_is_looked_for_in_the_anonymous_turns_of_the_transcripts_mentioning_them(tmp_path):
+    """Vivek Kaul speaks as "Guest 1" in episode 7, which mentions him; the host is labelled by
+    name. Asked what Vivek Kaul said, episode 7's guest turn gains and is what the answer quotes;
+    episode 8's guest (who never mentions him) does not gain; with the boost off, nothing does."""
+    from dataclasses import replace
+
+    from bot.retrieval import RetrievalConfig
+    from conftest import fake_bot
+
+    question = "What did Vivek Kaul say about the debt of the banks?"
+    scores, answers = {}, {}
+    for boost in (0.0, 0.25):
+        bot = fake_bot(tmp_path, PODCASTS, replace(RetrievalConfig(), unlabelled_boost=boost, title_boost=0,
+                                                    about_transcripts=0))
+        answer = bot.ask(question, AskOptions(k=5))
+        scores[boost] = {(h.passage.transcript, h.passage.speaker, h.passage.turn): h.score for h in answer.hits}
+        answers[boost] = answer
+    guest7, guest8 = ("episode-7.txt", "Guest 1", 1), ("episode-8.txt", "Guest 1", 1)
+    assert scores[0.25][guest7] > scores[0.0][guest7] * 1.2
+    assert scores[0.25][guest8] == scores[0.0][guest8]
+    assert answers[0.25].understood["speakers"] == [{"person": "Vivek Kaul", "asks_what_they_said": True,
+                                                    "labelled": False, "may_speak_as": ["Guest 1"]}]
+    assert answers[0.0].understood["speakers"] == []
+    assert answers[0.25].answer == "The debt of the banks doubled in five years. [1]"
+    assert answers[0.25].hits[0].passage.transcript == "episode-7.txt"
+    from bot.web_render import understood_html
+
+    chip = understood_html(answers[0.25].understood, {})
+    assert "Vivek Kaul" in chip and "no label names them; turns labelled Guest 1 ranked higher" in chip

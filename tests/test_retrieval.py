@@ -12,7 +12,7 @@ import pytest
 
 from bot.core import AskOptions
 from bot.evaluation import EvalQuestion, is_hit, load_questions, evaluate
-from bot.query import SpeakerDirectory, find_dates, is_follow_up, person_name
+from bot.query import SpeakerDirectory, find_dates, is_anonymous, is_follow_up, person_name
 from bot.retrieval import Filters, RetrievalConfig, Retriever
 
 REPO = Path(__file__).resolve().parent.parent
@@ -60,6 +60,23 @@ def test_role_labels_named_word_for_word_are_recognised_and_generic_roles_never(
     assert found == {"PhD A": True, "Professor C": False, "Speaker 1": False}
     assert d.mentioned("What did the president say about the question of gas? Q2 results?") == []
     assert d.mentioned("Was Grad Evans there?") == [] and d.mentioned("What did the professor say?") == []
+
+
+def test_a_full_name_asked_about_as_a_speaker_that_no_label_names_is_unlabelled():
+    """Machine transcripts label guests "Guest 1": a question asking what someone said whom no
+    label names is recognised (so their transcripts' anonymous turns can be preferred). The name
+    must be the one speaking, not the object of a labelled speaker's verb, and a known speaker
+    is never unlabelled."""
+    d = SpeakerDirectory([*LABELS, "Amit Varma", "Guest 1", "Guest"])
+    assert d.unlabelled("By how much did leverage rise, according to Vivek Kaul?") == ["Vivek Kaul"]
+    assert d.unlabelled("Which decision by Indira Gandhi does Milan Vaishnav see as harmful?") == ["Milan Vaishnav"]
+    assert d.unlabelled("How did Nehru react in Patna, as Gyan Prakash tells it?") == ["Gyan Prakash"]
+    assert d.unlabelled("Which figures did Putin rank Hugo Chavez alongside?") == []  # Putin speaks
+    assert d.unlabelled("What did Putin say he would tell Vladimir Zelensky?") == []
+    assert d.unlabelled("What did Amit Varma say about banks?") == []  # labelled
+    assert d.unlabelled("Did Vladimir Putin say anything?") == []
+    assert [is_anonymous(x) for x in ("Guest", "Guest 1", "Speaker 2", "Unknown", "Question")] == [True] * 5
+    assert [is_anonymous(x) for x in ("Amit Varma", "PhD A", "Operator", "Grad E")] == [False] * 4
 
 
 def test_dates_recognised_in_questions():
