@@ -235,6 +235,8 @@ class TranscriptBot:
             prev_boosts, _ = self._understand(prev, AskOptions(), directory, data)
             for label, b in prev_boosts.speakers.items():
                 boosts.speakers.setdefault(label, b)
+            for rel, b in prev_boosts.unlabelled.items():
+                boosts.unlabelled.setdefault(rel, b)
             if not boosts.dates:
                 boosts.dates = prev_boosts.dates
             for rel in self._conversation_transcripts(tuple(context), pvec, prev_boosts, retriever, encoder,

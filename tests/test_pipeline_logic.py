@@ -170,3 +170,7 @@ def test_a_person_no_label_names_is_looked_for_in_the_anonymous_turns_of_the_tra
 
     chip = understood_html(answers[0.25].understood, {})
     assert "Vivek Kaul" in chip and "no label names them; turns labelled Guest 1 ranked higher" in chip
+    # A follow-up keeps asking about him ("And what did he add?" names nobody).
+    bot = fake_bot(tmp_path, PODCASTS, replace(RetrievalConfig(), title_boost=0, about_transcripts=0))
+    follow = bot.ask("And what did he say about the debt of the banks?", AskOptions(k=5, context=[question]))
+    assert follow.understood["follow_up"] and follow.answer == "The debt of the banks doubled in five years. [1]"
