@@ -160,13 +160,20 @@ def test_missing_index_and_corrupt_files_are_named(tmp_path, index_copy):
         store.load(index_copy)
 
 
-def test_corrupt_index_is_rebuilt_by_the_next_sync(tmp_path, small_corpus, index_copy, embedder):
-    manifest = json.loads((index_copy / "manifest.json").read_text())
-    passages = index_copy / manifest["files"]["passages"]["path"]
+def test_corrupt_index_is_rebuilt_by_the_next_sync(tmp_path, embedder):
+    """A damaged index is rebuilt from the corpus by a plain sync. Over the two shortest small-corpus
+    transcripts (the rebuild re-embeds everything, whatever the size, so a small corpus suffices)."""
+    from conftest import SMALL_FILES
+
+    corpus = copy_small_corpus(tmp_path / "c", files=[SMALL_FILES[4], SMALL_FILES[7]])
+    index = tmp_path / "ix"
+    built = _sync(corpus, index, embedder)
+    manifest = json.loads((index / "manifest.json").read_text())
+    passages = index / manifest["files"]["passages"]["path"]
     passages.write_text("garbage")
-    report = _sync(small_corpus, index_copy, embedder)
+    report = _sync(corpus, index, embedder)
     assert report.rebuilt_because and "passages" in report.rebuilt_because
-    assert store.load(index_copy).vectors.ntotal == report.passages
+    assert report.passages == built.passages and store.load(index).vectors.ntotal == report.passages
 
 
 def test_second_writer_is_refused(index_copy):

@@ -70,13 +70,18 @@ def test_default_path_imports_neither_ray_nor_milvus(small_corpus, small_index):
 
 @pytest.fixture(scope="module")
 def milvus_pair(tmp_path_factory, small_corpus, small_index, embedder):
-    """The small index, and the same corpus indexed into a milvus-lite collection."""
+    """The small index, and a copy of it whose vectors a real sync with ``vector_store`` (what
+    ``index --store`` runs) moved into a milvus-lite collection, without re-embedding: both bots
+    search the very same vectors, so any difference in their answers is the store's. A Milvus
+    index built from scratch against an independent FAISS build: `test_add_change_remove_...`."""
     pytest.importorskip("pymilvus")
     pytest.importorskip("milvus_lite")
     folder = tmp_path_factory.mktemp("milvus")
     index = folder / "index"
+    shutil.copytree(small_index, index)
     spec = StoreSpec.parse(f"{folder}/vectors.db#passages")
-    sync(small_corpus, index, DEFAULT_MODEL, lambda: embedder, progress=False, vector_store=spec)
+    moved = sync(small_corpus, index, DEFAULT_MODEL, lambda: embedder, progress=False, vector_store=spec)
+    assert moved.wrote and moved.embedded == 0
     faiss_bot = TranscriptBot(Settings(small_corpus, small_index, DEFAULT_MODEL), embedder=embedder)
     milvus_bot = TranscriptBot(Settings(small_corpus, index, DEFAULT_MODEL), embedder=embedder)
     return faiss_bot, milvus_bot, spec

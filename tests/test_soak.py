@@ -1,8 +1,12 @@
 """Soak: ten clients ask the real server while a writer changes the corpus and indexes.
 
-Bounded (``SOAK_SECONDS``, 60 by default), loopback only; it stops by itself. The checks are
-those of bench/soak.py: no failed request, every answer from one complete generation, and the
-final index equal to a fresh full build.
+Bounded (``SOAK_SECONDS``, 20 by default: about six index updates, one every 3 s, each switching
+the generation the clients are answered from), loopback only; it stops by itself. The corpus it
+starts from is four real transcripts of the bundled corpus (``SOAK_TRANSCRIPTS``): its size is
+not what is tested, and it is embedded twice (the first build and the final fresh build). The
+longer run is ``make bench`` (bench/soak.py: 60 s, twelve transcripts). The checks are those of
+bench/soak.py: no failed request, every answer from one complete generation, and the final
+index equal to a fresh full build.
 """
 
 from __future__ import annotations
@@ -27,8 +31,9 @@ def test_a_hit_is_checked_against_its_generation():
 
 @pytest.mark.slow
 def test_soak_ten_clients_while_indexing(tmp_path, embedder):
-    seconds = float(os.environ.get("SOAK_SECONDS", "60"))
-    result = run_soak(tmp_path, embedder, seconds=seconds, clients=10, every=3.0)
+    seconds = float(os.environ.get("SOAK_SECONDS", "20"))
+    transcripts = int(os.environ.get("SOAK_TRANSCRIPTS", "4"))
+    result = run_soak(tmp_path, embedder, seconds=seconds, clients=10, every=3.0, transcripts=transcripts)
     assert result["errors"] == 0, result["error_examples"]
     assert result["index_errors"] == []
     assert result["questions_answered"] >= 10
