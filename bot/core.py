@@ -257,8 +257,10 @@ class TranscriptBot:
         closest = max((s.dense for s in found[:self.config.abstain_looks_at]), default=0.0)
         said_by = {label for label, b in boosts.speakers.items() if b >= self.config.speaker_boost}
         # A person no label names can only be speaking in their transcripts' anonymous turns.
-        anonymous = {rel: {data.passages[r].speaker for r in np.flatnonzero(data.row_anonymous & data.transcript_mask([rel]))}
-                     for rel in boosts.unlabelled}
+        anonymous: dict[str, set[str]] = {}
+        if boosts.unlabelled:
+            for r in np.flatnonzero(data.row_anonymous & data.transcript_mask(boosts.unlabelled)):
+                anonymous.setdefault(data.passages[r].transcript, set()).add(data.passages[r].speaker)
         answer = self._answer(question, qvec, found[: opts.k], understood, data,
                               " ".join(context) if follow_up else "", closest, said_by, english, encoder,
                               by_keyword=by_keyword, anonymous=anonymous)
@@ -824,7 +826,7 @@ def _may_speak_anonymously(name: str, data: store.IndexData) -> tuple[list[str],
             return [], []
     found = has & (data.transcript_keyword().scores(name) > 0)
     rels = [data.transcript_names[i] for i in np.flatnonzero(found)]
-    rows = np.flatnonzero(data.row_anonymous & np.isin(data.row_transcript, np.flatnonzero(found)))
+    rows = np.flatnonzero(data.row_anonymous & np.append(found, False)[data.row_transcript])  # -1: no transcript
     return rels, sorted({data.passages[r].speaker for r in rows})
 
 

@@ -46,10 +46,10 @@ TITLE_WORDS = {
     "secretary", "governor", "mayor", "general", "ceo", "chairman", "director", "ambassador", "premier",
     "spokesman", "senator", "deputy", "head", "leader", "chief", "professor", "patriarch",
 }
-# Labels that stand for a speaker the transcript does not name: machine transcripts label
-# turns "Guest", "Guest 1", "Speaker 2", "Unknown"; press transcripts "Question".
-ANONYMOUS_LABEL = re.compile(
-    r"(?i)(?:guests?|speaker|participant|interviewee|unknown(?: speaker)?|question|remark)(?:\s*\d+)?")
+# Labels that stand for a speaker the transcript does not name, as machine transcripts label
+# turns: "Guest", "Guest 1", "Speaker 2", "Unknown". Not a press transcript's "Question": a
+# journalist citing someone ("Biden said ...") is not that person speaking.
+ANONYMOUS_LABEL = re.compile(r"(?i)(?:guests?|speaker|participant|interviewee|unknown(?: speaker)?)(?:\s*\d+)?")
 # A person's name: two to four capitalised words ("Vivek Kaul", "Alexander Van der Bellen").
 _FULL_NAME = re.compile(r"(?<![\w’'])[A-Z][a-z]+(?:[ -](?:(?:van|von|der|de|da|di|du|la|le|al|el|bin) )*[A-Z][a-z]+){1,3}(?![\w’'])")
 FOLLOW_UP_OPENERS = re.compile(
