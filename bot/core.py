@@ -820,10 +820,10 @@ def _may_speak_anonymously(name: str, data: store.IndexData) -> tuple[list[str],
         return [], []
     # A name that a title holds whole ("Bed Bath & Beyond Q3 2020") is what a transcript is
     # about, a company on its own call, whose people speak under their names: not someone unlabelled.
-    wanted = [w.lower() for w in name.split()]
-    for entry in data.manifest.get("transcripts", {}).values():
-        if all(re.search(rf"\b{re.escape(w)}\b", (entry.get("title") or "").lower()) for w in wanted):
-            return [], []
+    titles = data.title_keyword
+    held = [titles.scores(w) > 0 for w in name.split() if titles.tokens(w)]
+    if held and np.logical_and.reduce(held).any():
+        return [], []
     found = has & (data.transcript_keyword().scores(name) > 0)
     rels = [data.transcript_names[i] for i in np.flatnonzero(found)]
     rows = np.flatnonzero(data.row_anonymous & np.append(found, False)[data.row_transcript])  # -1: no transcript

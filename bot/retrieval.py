@@ -240,21 +240,14 @@ class Retriever:
                 base = where or Where()
                 labels = frozenset(data.passages[r].speaker for r in anon)
                 named = frozenset(boosts.unlabelled)
-                within = replace(base, speakers=labels if base.speakers is None else base.speakers & labels,
-                                 transcripts=named if base.transcripts is None else base.transcripts & named)
-                rows, _ = self._dense(query_vector, cfg.candidates // 2, anon, within)
-                pool |= set(rows.tolist())
-                sub_kw = anon[np.argsort(-keyword_all[anon])[: cfg.candidates // 2]]
-                pool |= set(sub_kw[keyword_all[sub_kw] > 0].tolist())
+                pool |= self._best_of(query_vector, keyword_all, anon, cfg.candidates // 2, replace(
+                    base, speakers=labels if base.speakers is None else base.speakers & labels,
+                    transcripts=named if base.transcripts is None else base.transcripts & named))
         if preferred or boosts.transcripts:
             subset = self._preferred_rows(preferred, boosts.transcripts, allowed)
             if len(subset):
-                prefer = replace(where or Where(), any_speakers=frozenset(preferred),
-                                 any_transcripts=frozenset(boosts.transcripts))
-                rows, _ = self._dense(query_vector, cfg.candidates // 2, subset, prefer)
-                pool |= set(rows.tolist())
-                sub_kw = subset[np.argsort(-keyword_all[subset])[: cfg.candidates // 2]]
-                pool |= set(sub_kw[keyword_all[sub_kw] > 0].tolist())
+                pool |= self._best_of(query_vector, keyword_all, subset, cfg.candidates // 2, replace(
+                    where or Where(), any_speakers=frozenset(preferred), any_transcripts=frozenset(boosts.transcripts)))
         focus_rows = None
         if focus is not None and focus.transcripts and cfg.focus_weight > 0:
             focus_rows = self._rows_of(focus.transcripts, allowed)[: cfg.focus_pool]
@@ -368,6 +361,14 @@ class Retriever:
             per[:-1] += dated
             bonus += per[data.row_transcript[rows]]
         return bonus
+
+    def _best_of(self, query_vector: np.ndarray, keyword_all: np.ndarray, rows: np.ndarray, k: int,
+                 where: Where) -> set[int]:
+        """The best ``k`` of ``rows`` by cosine and the best ``k`` by BM25 (``where`` describes
+        ``rows`` for a store that filters on its own fields)."""
+        found, _ = self._dense(query_vector, k, rows, where)
+        by_keyword = rows[np.argsort(-keyword_all[rows])[:k]]
+        return set(found.tolist()) | set(by_keyword[keyword_all[by_keyword] > 0].tolist())
 
     def _transcript_best(self, rows: np.ndarray, scores: np.ndarray) -> np.ndarray:
         """Per transcript (in ``transcript_names`` order), the best score among ``rows``."""
