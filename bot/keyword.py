@@ -26,6 +26,7 @@ passages order).
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from pathlib import Path
@@ -100,6 +101,7 @@ class KeywordIndex:
         self._by_term: sp.csc_matrix | None = None
         self._weights: tuple[np.ndarray, np.ndarray] | None = None
         self._spelled: dict[str, str] | None = None  # see `tokens`
+        self._sorted: list[str] | None = None  # the terms in order, for `variant`
 
     @property
     def n_docs(self) -> int:
@@ -117,18 +119,43 @@ class KeywordIndex:
 
     def tokens(self, text: str) -> list[str]:
         """The terms of a question. A word the corpus writes letter by letter ("LCD" as
-        "L_C_D_") is looked up in that spelling too, so that it is searched for and known."""
+        "L_C_D_") is looked up in that spelling too, so that it is searched for and known; a
+        word it never uses is searched as the corpus's other form of it, if it has one
+        (`variant`: "Alaskans" as "Alaska")."""
         out = self._analyse(text)
         spelled = self._spelled_terms()
-        if not spelled or not any(t in spelled for t in out):
-            return out
         terms: list[str] = []
         for t in out:
             if t in spelled:
                 terms.extend([t, spelled[t]] if t in self._column else [spelled[t]])
+            elif t not in self._column and (other := self.variant(t)) is not None:
+                terms.append(other)
             else:
                 terms.append(t)
         return terms
+
+    def variant(self, term: str) -> str | None:
+        """The vocabulary's other form of ``term``, a term it does not hold: the one that is
+        ``term`` with its last one or two letters dropped ("alaskan" -> "alaska"), else the
+        shortest that is ``term`` with one or two letters added ("alaska" -> "alaskan"). Only
+        for words of six letters or more whose form keeps five, so that short words do not
+        become other words ("raini" is not "rain"). The stemmer leaves such pairs apart
+        (demonyms, names with a suffix), and machine transcripts use one where a question
+        uses the other."""
+        if len(term) < 6 or not term.isalpha():
+            return None
+        for cut in (1, 2):
+            if len(term) - cut >= 5 and term[:-cut] in self._column:
+                return term[:-cut]
+        if self._sorted is None:
+            self._sorted = sorted(self.terms)
+        at = bisect.bisect_left(self._sorted, term)
+        longer = []
+        while at < len(self._sorted) and self._sorted[at].startswith(term):
+            if len(self._sorted[at]) <= len(term) + 2 and self._sorted[at].isalpha():
+                longer.append(self._sorted[at])
+            at += 1
+        return min(longer, key=lambda t: (len(t), t)) if longer else None
 
     def _spelled_terms(self) -> dict[str, str]:
         """Spelled-out terms of the vocabulary by the term their letters make ("lcd": "l_c_d_")."""

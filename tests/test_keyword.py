@@ -91,3 +91,23 @@ def test_a_word_the_corpus_spells_letter_by_letter_is_found_and_known():
     assert unknown_terms("Want an LCD on the TV?", index) == ([], [])
     assert unknown_terms("Want a VCR?", index) == (["VCR"], [])
     assert index.tokens("a red case") == ["red", "case"]  # nothing else changes
+
+
+def test_a_word_the_corpus_uses_only_in_another_form_is_searched_in_that_form():
+    """Stems keep "Alaskans" ("alaskan") and "Alaska" ("alaska") apart, and machine transcripts
+    say one where a question says the other: a word the corpus never uses is searched as the
+    corpus's form that drops or adds one or two letters, and is not unknown to it. Short
+    words and words the corpus uses keep their own form."""
+    from bot.abstention import unknown_terms
+
+    index = KeywordIndex.build(["the tax in Alaska", "the Ukrainians voted", "the rain fell", "Juli und August"])
+    assert index.tokens("Alaskans") == ["alaska"]  # one letter dropped
+    assert index.variant("ukrainia") == "ukrainian"  # one letter added
+    assert index.variant("ukrain") is None  # "Ukraine": three letters short of "ukrainian"
+    assert index.variant("raini") is None  # "rainy": too short to stand for "rain"
+    assert index.variant("julian") is None  # "juli" would keep four letters
+    scores = index.scores("What do Alaskans pay?")
+    assert scores[0] > 0 and not scores[1:].any()
+    assert unknown_terms("The tax of Alaskans?", index) == ([], [])
+    assert unknown_terms("The tax of Assange?", index) == (["Assange"], [])
+    assert index.tokens("the tax in Alaska") == ["tax", "alaska"]  # known words: unchanged
