@@ -50,6 +50,9 @@ TITLE_WORDS = {
 # turns: "Guest", "Guest 1", "Speaker 2", "Unknown". Not a press transcript's "Question": a
 # journalist citing someone ("Biden said ...") is not that person speaking.
 ANONYMOUS_LABEL = re.compile(r"(?i)(?:guests?|speaker|participant|interviewee|unknown(?: speaker)?)(?:\s*\d+)?")
+# The name before a comma of a label that describes the person after it: one to four
+# capitalised words ("Sergei Mironov, Leader of A Just Russia Faction", a caller's "Dmitry, Moscow").
+_BARE_NAME = re.compile(r"[A-ZА-ЯЁ][\w’'\-]*(?: (?:(?:van|von|der|de|da|di|du|la|le|al|el|bin) )*[A-ZА-ЯЁ][\w’'\-]*){0,3}")
 # A person's name: two to four capitalised words ("Vivek Kaul", "Alexander Van der Bellen").
 _FULL_NAME = re.compile(r"(?<![\w’'])[A-Z][a-z]+(?:[ -](?:(?:van|von|der|de|da|di|du|la|le|al|el|bin) )*[A-Z][a-z]+){1,3}(?![\w’'])")
 FOLLOW_UP_OPENERS = re.compile(
@@ -79,8 +82,7 @@ def person_name(label: str) -> tuple[str, str | None] | None:
     Labels put titles first and the name last ("President of Russia Vladimir Putin",
     "Csto Secretary General NIKOLAI BORDYUZHA", "Xi Jinping (retranslated)").
     """
-    bare = re.sub(r"\([^)]*\)|\[[^\]]*\]", " ", label)
-    bare = " ".join(bare.replace(",", " ").split())
+    bare = _naming_part(label)
     if not bare or bare.lower() in ROLE_LABELS or re.fullmatch(r"(?i)(speaker|guest|participant)\s*\d+", bare):
         return None
     words = [w for w in _words(bare)]
@@ -96,6 +98,17 @@ def person_name(label: str) -> tuple[str, str | None] | None:
         surname = f"{rest.pop().lower()} {surname}"
     first = rest[-1].lower() if rest and rest[-1][:1].isupper() else None
     return surname, first
+
+
+def _naming_part(label: str) -> str:
+    """The words of ``label`` that end with the person's name: without remarks in brackets
+    ("(retranslated)"), and without a description after a comma that follows the name
+    ("Alexei Kudrin, Chairman of the Accounts Chamber", a caller's "Dmitry, Moscow")."""
+    bare = re.sub(r"\([^)]*\)|\[[^\]]*\]", " ", label)
+    head, comma, _ = bare.partition(",")
+    if comma and _BARE_NAME.fullmatch(head.strip()) and not set(head.lower().split()) & TITLE_WORDS:
+        bare = head
+    return " ".join(bare.replace(",", " ").split())
 
 
 @dataclass
@@ -199,6 +212,10 @@ class SpeakerDirectory:
                     break
             if not people:
                 continue
+            after = re.match(r" ([A-ZА-ЯЁ][\w’'\-]*)", question[m.end():])
+            if after and not m.group().endswith(("’s", "'s")) and after.group(1).lower() not in TITLE_WORDS \
+                    and not any(after.group(1).lower() == p.surname.split()[0] for p in people):
+                continue  # a first name: "Kirill Serebrennikov" is not Patriarch Kirill
             before = question[: m.start()].split()
             first = before[-1].strip("“\"'(").lower() if before else None
             chosen = [p for p in people if first in p.first_names]
@@ -274,7 +291,7 @@ def _display_name(person: Person) -> str:
     name = person_name(best)
     if name and name[1] and len(name[1]) == 1 and _CYRILLIC_INITIALS.fullmatch(name[1].upper()):
         return f"{name[1].upper()}. {name[0].capitalize()}"  # "В.Путин", "Путин В.В." -> "В. Путин"
-    words = _words(re.sub(r"\([^)]*\)", " ", best))
+    words = _words(_naming_part(best))
     size = len(name[0].split()) + (1 if name and name[1] else 0) if name else 1
     tail = words[-size:]
     return " ".join(w.capitalize() if w.isupper() else w for w in tail)

@@ -49,6 +49,30 @@ def test_speakers_recognised_in_questions():
     assert d.mentioned("What happened in May 2018?") == []
 
 
+def test_a_label_that_names_the_person_before_a_comma_is_that_person_not_the_description():
+    """Kremlin labels describe a person after a comma ("Alexei Kudrin, Chairman of the Accounts
+    Chamber") and Direct Line callers by town ("Dmitry, Moscow"): the name is the part before the
+    comma, so "Moscow" in a question is not a person. A label whose titles come first keeps its
+    last words as the name."""
+    assert person_name("Alexei Kudrin, Chairman of the Accounts Chamber") == ("kudrin", "alexei")
+    assert person_name("Dmitry, Moscow") == ("dmitry", None)
+    assert person_name("Minister of Civil Defence, Emergencies and Disaster Relief Vladimir Puchkov") == ("puchkov", "vladimir")
+    assert person_name("Panel moderator, NBC host Megyn Kelly") == ("kelly", "megyn")
+    d = SpeakerDirectory([*LABELS, "Dmitry, Moscow", "Alexei Kudrin, Chairman of the Accounts Chamber"])
+    assert d.mentioned("Has Moscow formed a police reserve for Minsk?") == []
+    assert [p.key for p, _ in d.mentioned("What did Kudrin say about the budget?")] == ["Alexei Kudrin"]
+
+
+def test_a_name_followed_by_a_surname_is_a_first_name_not_the_person_of_that_surname():
+    """"Kirill Serebrennikov" is not Patriarch Kirill (labelled "Patriarch Kirill"); the
+    Patriarch named alone or with his title still is."""
+    d = SpeakerDirectory([*LABELS, "Patriarch Kirill", "Kirill Dmitriev"])
+    assert [p.key for p, _ in d.mentioned("Has Putin ever met theatre director Kirill Serebrennikov?")] == ["Vladimir Putin"]
+    assert [p.key for p, _ in d.mentioned("What did Patriarch Kirill say about Easter?")] == ["Patriarch Kirill"]
+    assert [p.key for p, _ in d.mentioned("What did Kirill Dmitriev say about capital flight?")] == ["Kirill Dmitriev"]
+    assert [p.key for p, _ in d.mentioned("How did Putin's Russia vote?")] == ["Vladimir Putin"]
+
+
 def test_role_labels_named_word_for_word_are_recognised_and_generic_roles_never():
     """Meeting transcripts label turns by role ("Grad E", "PhD A", "Speaker 1"); a question that
     names one asks about that role's turns. Generic roles ("Question", "THE PRESIDENT", "Q") are
