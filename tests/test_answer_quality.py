@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -147,6 +148,23 @@ def test_overlapping_windows_of_one_turn_become_one_verbatim_contiguous_hit():
     # Too long to join: separate hits, each still a window of the source.
     apart = group_hits(ranked, 5, [], RetrievalConfig(merge_max_words=5))
     assert [h.passage.text for h in apart] == [parts[1].text, parts[0].text, parts[2].text]
+
+
+def test_a_window_ranked_below_the_kth_hit_still_joins_its_turns_hit_so_the_text_does_not_depend_on_k():
+    """The rank-1 hit of k=1 is the same text as the rank-1 hit of k=3: the next window of its
+    turn joins it even when it ranks below the last hit shown; a window of another turn
+    ranked there is not shown."""
+    parts = _long_turn_passages()
+    other = Passage(99, "x.txt", "T", None, None, None, "Someone", parts[0].turn + 1, 0, "Another turn entirely.")
+    ranked = [ScoredPassage(0, parts[0], 0.9, 0.5, 0.0), ScoredPassage(1, other, 0.8, 0.5, 0.0),
+              ScoredPassage(2, parts[1], 0.3, 0.5, 0.0)]
+    cfg = RetrievalConfig(merge_max_words=10_000)
+    one, three = group_hits(ranked, 1, [], cfg), group_hits(ranked, 3, [], cfg)
+    assert [h.passage.text for h in one] == [three[0].passage.text]
+    assert one[0].passage.text.startswith(parts[0].text) and one[0].passage.text.endswith(parts[1].text)
+    assert [h.passage.speaker for h in three] == [parts[0].speaker, "Someone"]
+    # As before the change: the hit is cut at k.
+    assert group_hits(ranked, 1, [], replace(cfg, merge_past_k=False))[0].passage.text == parts[0].text
 
 
 def test_texts_that_share_nothing_are_never_joined():
