@@ -456,11 +456,12 @@ def group_hits(ranked: Iterable[ScoredPassage], k: int, passages: list[Passage],
     """
     out: list[ScoredPassage] = []
     seen: set[tuple[str, str]] = set()
+    turns: set[tuple[str, int]] = set()  # (transcript, turn) of the hits
     for s in ranked:
         if len(out) >= k:  # past the k-th hit a window can only join a hit of its own turn
             if not (cfg.merge_windows and cfg.merge_past_k):
                 break
-            if not any(h.passage.turn == s.passage.turn and h.passage.transcript == s.passage.transcript for h in out):
+            if (s.passage.transcript, s.passage.turn) not in turns:
                 continue
         p = s.passage
         key = (p.transcript, " ".join(p.text.split()))
@@ -478,10 +479,12 @@ def group_hits(ranked: Iterable[ScoredPassage], k: int, passages: list[Passage],
             if at is not None:
                 out[at] = ScoredPassage(s.row, p, out[at].score, max(out[at].dense, s.dense),
                                         max(out[at].keyword, s.keyword))
+                turns.add((p.transcript, p.turn))
                 continue
         if len(out) >= k:
             continue
         out.append(s)
+        turns.add((p.transcript, p.turn))
     return out
 
 
