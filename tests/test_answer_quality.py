@@ -32,6 +32,7 @@ from test_cli import run
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "quality"
 SPIEF = "kremlin_60707_spief_2019_excerpt.txt"
 MEETING = "TS3010c_excerpt.txt"
+CALL = "earnings21_conocophillips_q3_2020_excerpt.txt"  # CC BY-SA 4.0, see fixtures/quality/README.md
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +123,36 @@ def test_an_acronym_the_meeting_spells_letter_by_letter_is_searched_and_not_abst
                     "--transcript", f"quality/{MEETING}")
     assert not result["abstained"], result.get("understood")
     assert any("L_C_D_" in h["text"] for h in result["hits"][:3])
+
+
+def test_a_window_of_the_top_hits_turn_joins_it_wherever_it_ranks_and_stays_verbatim(quality):
+    """The top hit's turn has a third window that ranks below the hits shown: it joins the hit
+    (one contiguous span of the source, the same for every k); with the change switched off
+    the hit stops at its second window."""
+    question = "Why did Putin say the world economy is fragmenting?"
+    (five,) = ask(quality, question, "-k", "5")
+    (twenty,) = ask(quality, question, "-k", "20")
+    (cut,) = ask(quality, question, "-k", "5", "--set", "merge_past_k=false")
+    source = " ".join((FIXTURES / SPIEF).read_text(encoding="utf-8").split())
+    top, before = five["hits"][0], cut["hits"][0]
+    assert top["text"] == twenty["hits"][0]["text"] and " ".join(top["text"].split()) in source
+    assert (top["turn"], before["turn"]) == (before["turn"], before["turn"])
+    assert top["text"].startswith(before["text"]) and len(top["text"]) > len(before["text"])
+    assert len(top["text"].split()) <= 400
+
+
+def test_a_word_the_corpus_uses_in_another_form_is_answered_not_abstained(tmp_path):
+    """The earnings call says "Alaska", never "Alaskans": asked about Alaskans, the bot answers
+    with the executive's words instead of "the corpus never mentions Alaskans"."""
+    corpus = tmp_path / "corpus" / "calls"
+    corpus.mkdir(parents=True)
+    shutil.copy(FIXTURES / CALL, corpus)
+    paths = ["--corpus", str(tmp_path / "corpus"), "--index", str(tmp_path / "index")]
+    assert run("index", *paths).returncode == 0
+    (result,) = ask((paths,), "What happens to drilling in the big fields if Alaskans vote for the ballot measure?", "-k", "3")
+    assert not result["abstained"], result["understood"].get("abstention_reason")
+    assert "if the measure passes, drilling in the big three fields" in result["answer"]
+    assert result["hits"][0]["speaker"] == "Matt Fox"
 
 
 # -- logic, without the model --------------------------------------------------------------
