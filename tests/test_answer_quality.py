@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.answer import ranked_labels
+from bot.answer import citation_line, ranked_labels
 from bot.chunking import join_overlapping, passages_for
 from bot.core import _names_event
 from bot.evaluation import EvalQuestion, is_hit, load_questions, qmsum_evidence
@@ -196,6 +196,29 @@ def test_a_window_ranked_below_the_kth_hit_still_joins_its_turns_hit_so_the_text
     assert [h.passage.speaker for h in three] == [parts[0].speaker, "Someone"]
     # As before the change: the hit is cut at k.
     assert group_hits(ranked, 1, [], replace(cfg, merge_past_k=False))[0].passage.text == parts[0].text
+
+
+def test_neighbouring_exchanges_of_a_meeting_join_into_one_verbatim_hit_citing_every_turn():
+    """Two exchanges of a meeting share a turn (the last of one is the first of the next):
+    when both rank, wherever the second ranks, they are one hit, a contiguous span of the
+    source whose citation spans both and names every speaker."""
+    text = (FIXTURES / MEETING).read_text(encoding="utf-8")
+    exchanges = [p for p in passages_for(MEETING, parse_text(MEETING, text), 0) if p.last_turn is not None]
+    a, b = next((x, y) for x, y in zip(exchanges, exchanges[1:]) if x.last_turn == y.turn
+                and len((x.text + y.text).split()) < 400)
+    other = next(p for p in exchanges if p.turn > b.last_turn + 2)
+    ranked = [ScoredPassage(0, a, 0.9, 0.5, 0.0), ScoredPassage(1, other, 0.8, 0.5, 0.0), ScoredPassage(2, b, 0.3, 0.5, 0.0)]
+    hits = group_hits(ranked, 2, [], RetrievalConfig())
+    assert [h.passage.turn for h in hits] == [a.turn, other.turn]
+    joined = hits[0].passage
+    assert (joined.turn, joined.last_turn) == (a.turn, b.last_turn) and joined.text in text
+    assert joined.text.startswith(a.text) and joined.text.endswith(b.text)
+    assert joined.speakers == list(dict.fromkeys([*a.speakers, *b.speakers]))
+    assert "turns %d-%d" % (a.turn, b.last_turn) in citation_line(joined, 1)
+    # Exchanges that do not share a turn stay apart; so do they with the change switched off.
+    assert len(group_hits([ScoredPassage(0, a, 0.9, 0.5, 0.0), ScoredPassage(1, other, 0.8, 0.5, 0.0)], 5, [],
+                          RetrievalConfig())) == 2
+    assert len(group_hits(ranked, 5, [], RetrievalConfig(merge_exchanges=False))) == 3
 
 
 def test_texts_that_share_nothing_are_never_joined():
