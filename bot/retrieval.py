@@ -468,14 +468,16 @@ def group_hits(ranked: Iterable[ScoredPassage], k: int, passages: list[Passage],
             if not (cfg.merge_windows and cfg.merge_past_k):
                 break
             if (s.passage.transcript, s.passage.turn) not in turns and \
-                    (s.passage.last_turn is None or (s.passage.transcript, s.passage.last_turn) not in turns):
+                    (s.passage.transcript, _last_turn(s.passage)) not in turns:
                 continue
         p = s.passage
         key = (p.transcript, " ".join(p.text.split()))
         if key in seen:
             continue
         seen.add(key)
-        if cfg.merge_windows and _merge_into(out, s, cfg.merge_max_words, cfg.merge_exchanges):
+        joined = _merge_into(out, s, cfg.merge_max_words, cfg.merge_exchanges) if cfg.merge_windows else None
+        if joined is not None:
+            turns.add((p.transcript, _last_turn(out[joined].passage)))  # a grown exchange ends later
             continue
         if cfg.drop_prompts:
             # This passage is the question an earlier hit replies to: already shown as context.
@@ -491,44 +493,44 @@ def group_hits(ranked: Iterable[ScoredPassage], k: int, passages: list[Passage],
         if len(out) >= k:
             continue
         out.append(s)
-        turns.add((p.transcript, p.turn))
-        if p.last_turn is not None:
-            turns.add((p.transcript, p.last_turn))
+        turns.update({(p.transcript, p.turn), (p.transcript, _last_turn(p))})
     return out
 
 
 
 
-def _merge_into(hits: list[ScoredPassage], s: ScoredPassage, max_words: int, exchanges: bool = False) -> bool:
+def _merge_into(hits: list[ScoredPassage], s: ScoredPassage, max_words: int, exchanges: bool = False) -> int | None:
     """Join ``s`` to a hit that is an overlapping window of the same turn, or (``exchanges``)
-    the neighbouring exchange of a meeting, with which it shares a turn; False if there is none."""
+    the neighbouring exchange of a meeting, with which it shares a turn; the hit's index, or
+    None if there is none."""
     p = s.passage
     for i, h in enumerate(hits):
         q = h.passage
-        if exchanges and q.transcript == p.transcript and (q.last_turn is not None or p.last_turn is not None):
-            first, last = (q, p) if q.turn <= p.turn else (p, q)
-            if (first.last_turn if first.last_turn is not None else first.turn) != last.turn:
+        if q.transcript != p.transcript:
+            continue
+        first, last = (q, p) if (q.turn, q.part) <= (p.turn, p.part) else (p, q)
+        if exchanges and (q.last_turn is not None or p.last_turn is not None):
+            if _last_turn(first) != last.turn:
                 continue  # not neighbours sharing a turn
-            joined = join_overlapping(first.text, last.text)
-            if joined is None or len(joined.split()) > max_words:
-                continue
-            speakers = list(dict.fromkeys([*(first.speakers or [first.speaker]), *(last.speakers or [last.speaker])]))
-            merged = replace(first, text=joined, last_turn=last.last_turn if last.last_turn is not None else last.turn,
-                             speakers=[x for x in speakers if x], end=last.end if last.end is not None else first.end)
-            hits[i] = ScoredPassage(h.row, merged, h.score, max(h.dense, s.dense), max(h.keyword, s.keyword))
-            return True
-        if q.transcript != p.transcript or q.turn != p.turn or q.speaker != p.speaker:
-            continue
-        first, last = (q, p) if q.part <= p.part else (p, q)
-        if first.part + _parts(first) != last.part:  # not neighbours
-            continue
+            speakers = [x for x in dict.fromkeys([*(first.speakers or [first.speaker]),
+                                                  *(last.speakers or [last.speaker])]) if x]
+            spans = dict(last_turn=_last_turn(last), speakers=speakers, end=last.end if last.end is not None else first.end)
+        elif q.turn != p.turn or q.speaker != p.speaker or first.part + _parts(first) != last.part:
+            continue  # not neighbouring windows of one turn
+        else:
+            spans = dict(last_part=last.part + _parts(last) - 1)
         joined = join_overlapping(first.text, last.text)
         if joined is None or len(joined.split()) > max_words:
             continue
-        merged = replace(first, text=joined, last_part=last.part + _parts(last) - 1)
-        hits[i] = ScoredPassage(h.row, merged, h.score, max(h.dense, s.dense), max(h.keyword, s.keyword))
-        return True
-    return False
+        hits[i] = ScoredPassage(h.row, replace(first, text=joined, **spans), h.score, max(h.dense, s.dense),
+                                max(h.keyword, s.keyword))
+        return i
+    return None
+
+
+def _last_turn(p: Passage) -> int:
+    """The last turn ``p`` spans (an exchange spans several)."""
+    return p.last_turn if p.last_turn is not None else p.turn
 
 
 def _parts(p: Passage) -> int:

@@ -219,6 +219,12 @@ def test_neighbouring_exchanges_of_a_meeting_join_into_one_verbatim_hit_citing_e
     assert len(group_hits([ScoredPassage(0, a, 0.9, 0.5, 0.0), ScoredPassage(1, other, 0.8, 0.5, 0.0)], 5, [],
                           RetrievalConfig())) == 2
     assert len(group_hits(ranked, 5, [], RetrievalConfig(merge_exchanges=False))) == 3
+    # A hit grown by a join keeps growing from its new end, past k too: three exchanges in a row.
+    x, y, z = next((x, y, z) for x, y, z in zip(exchanges, exchanges[1:], exchanges[2:])
+                   if x.last_turn == y.turn and y.last_turn == z.turn and len((x.text + y.text + z.text).split()) < 400)
+    (chain,) = group_hits([ScoredPassage(0, x, 0.9, 0.5, 0.0), ScoredPassage(1, y, 0.3, 0.5, 0.0),
+                           ScoredPassage(2, z, 0.2, 0.5, 0.0)], 1, [], RetrievalConfig())
+    assert (chain.passage.turn, chain.passage.last_turn) == (x.turn, z.last_turn) and chain.passage.text in text
 
 
 def test_texts_that_share_nothing_are_never_joined():
