@@ -71,7 +71,7 @@ def main() -> int:
     variants = [("default", {})] + [parse_variant(v) for v in args.variant]
     out = []
     print(f"{Path(args.questions).name}: {len(questions)} questions, index {args.index}")
-    print(f"{'variant':<34}{'hit@1':>7}{'hit@5':>7}{'hit@10':>7}{'mrr@10':>8}{'f.abst':>7}{'unans':>7}{'short@1':>8}{'p50 ms':>8}")
+    print(f"{'variant':<34}{'hit@1':>7}{'hit@5':>7}{'hit@10':>7}{'mrr@10':>8}{'f.abst':>7}{'unans':>7}{'short@1':>8}{'quotes':>8}{'p50 ms':>8}")
     for name, changes in variants:
         bot = TranscriptBot(settings, embedder=embedder, config=replace(RetrievalConfig(), **changes),
                             multilingual_embedder=multilingual)
@@ -80,7 +80,7 @@ def main() -> int:
         short = sum(1 for r in report["rows"] if r.get("top_words") is not None and r["top_words"] < 12)
         una = f"{o['abstained_unanswerable']}/{o['unanswerable']}" if "unanswerable" in o else "-"
         print(f"{name:<34}{o.get('hit@1', 0):>7.3f}{o.get('hit@5', 0):>7.3f}{o.get('hit@10', 0):>7.3f}"
-              f"{o.get('mrr@10', 0):>8.3f}{o.get('false_abstentions', 0):>7}{una:>7}{short:>8}"
+              f"{o.get('mrr@10', 0):>8.3f}{o.get('false_abstentions', 0):>7}{una:>7}{short:>8}{o.get('answer_quotes', 0):>8.3f}"
               f"{report['latency_ms'].get('p50', 0):>8.0f}", flush=True)
         if args.misses:
             for m in report["misses"]:

@@ -14,7 +14,11 @@ than 400 words never counts (a whole meeting would contain everything). The doma
 question's type.
 
 Reported: Hit@1/5/10 and MRR@10 over answerable questions, abstention on unanswerable and
-answerable questions, the same per question type, and the misses.
+answerable questions, the same per question type, and the misses. Also how often the
+extractive answer itself quotes the evidence (``answer_quotes``): the share of answerable
+questions whose answer has a sentence from the gold transcript that is part of an evidence
+string (of five words or more) or contains one. The hits can hold the answer while the
+quoted sentences miss it; this is what a reader sees first.
 """
 
 from __future__ import annotations
@@ -104,6 +108,29 @@ def is_hit(q: EvalQuestion, transcript: str, text: str) -> bool:
     return any(words(e) and f" {words(e)} " in padded for e in q.evidence)
 
 
+QUOTE_MIN_WORDS = 5  # a quoted sentence shorter than this inside a gold turn ("Yes, right.") proves nothing
+
+
+def quotes_evidence(q: EvalQuestion, hits) -> bool:
+    """Whether the answer's quoted sentences (the hits' highlights) include the evidence:
+    a highlighted sentence of the gold transcript inside an evidence string (five words or
+    more) or containing one."""
+    if not q.file:
+        return False
+    evidence = [f" {words(e)} " for e in q.evidence if words(e)]
+    for h in hits:
+        if Path(h.passage.transcript).name != Path(q.file).name:
+            continue
+        for s, e in h.highlights:
+            said = words(h.passage.text[s:e])
+            if not said:
+                continue
+            padded = f" {said} "
+            if any(ev in padded or (len(said.split()) >= QUOTE_MIN_WORDS and padded in ev) for ev in evidence):
+                return True
+    return False
+
+
 def evaluate(bot, questions: Iterable[EvalQuestion], k: int = 10, within_file: bool = False) -> dict[str, Any]:
     """Ask every question through ``bot.ask`` (the real pipeline) and score the results.
 
@@ -128,6 +155,7 @@ def evaluate(bot, questions: Iterable[EvalQuestion], k: int = 10, within_file: b
         rank = next((h.rank for h in result.hits if is_hit(q, h.passage.transcript, h.passage.text)), None)
         rows.append({"id": q.id, "type": q.type, "question": q.question, "answerable": q.file is not None,
                      "rank": rank, "abstained": result.abstained,
+                     "answer_quotes": (not result.abstained) and quotes_evidence(q, result.hits),
                      "top": result.hits[0].citation() if result.hits else None,
                      "top_transcript": result.hits[0].passage.transcript if result.hits else None,
                      "top_similarity": round(result.hits[0].similarity, 4) if result.hits else None,
@@ -149,6 +177,7 @@ def summarise(rows: list[dict[str, Any]], k: int, latencies: list[float]) -> dic
                     out[f"hit@{cut}"] = round(sum(1 for r in answerable if r["rank"] and r["rank"] <= cut) / n, 3)
             out["mrr@10"] = round(sum(1 / r["rank"] for r in answerable if r["rank"] and r["rank"] <= 10) / n, 3)
             out["false_abstentions"] = sum(1 for r in answerable if r["abstained"])
+            out["answer_quotes"] = round(sum(1 for r in answerable if r.get("answer_quotes")) / n, 3)
         if unanswerable:
             out["unanswerable"] = len(unanswerable)
             out["abstained_unanswerable"] = sum(1 for r in unanswerable if r["abstained"])
@@ -170,8 +199,9 @@ def summarise(rows: list[dict[str, Any]], k: int, latencies: list[float]) -> dic
 
 def format_report(report: dict[str, Any]) -> str:
     o = report["overall"]
-    cols = ["hit@1", "hit@5", "hit@10", "mrr@10"]
-    lines = [f"{'type':<14}{'n':>4}" + "".join(f"{c:>9}" for c in cols) + f"{'abst(ans)':>11}{'abst(unans)':>13}"]
+    cols = ["hit@1", "hit@5", "hit@10", "mrr@10", "answer_quotes"]
+    shown = {"answer_quotes": "quotes"}
+    lines = [f"{'type':<14}{'n':>4}" + "".join(f"{shown.get(c, c):>9}" for c in cols) + f"{'abst(ans)':>11}{'abst(unans)':>13}"]
     if report.get("within_file"):
         lines.insert(0, "each question asked within its gold transcript (--within-file)")
 

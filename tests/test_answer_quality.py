@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.answer import citation_line, ranked_labels
+from bot.answer import Hit, citation_line, ranked_labels
 from bot.chunking import join_overlapping, passages_for
 from bot.core import _names_event
-from bot.evaluation import EvalQuestion, is_hit, load_questions, qmsum_evidence
+from bot.evaluation import EvalQuestion, is_hit, load_questions, qmsum_evidence, quotes_evidence
 from bot.formats import parse_text
 from bot.records import Passage
 from bot.retrieval import RetrievalConfig, ScoredPassage, content_factor, group_hits
@@ -99,12 +99,39 @@ def test_a_meeting_is_cut_into_exchanges_that_cite_their_turns_and_stay_verbatim
     assert any(h.get("last_turn") is not None for h in result["hits"])
 
 
+def test_the_answer_quotes_the_evidence_only_with_a_sentence_of_the_gold_transcript():
+    """`answer_quotes`: a quoted sentence counts when it holds an evidence string or lies inside
+    one (five words or more), and only from the gold transcript; a bare "Yes, right." inside a
+    gold turn proves nothing."""
+    text = "Yes, right. We keep 40 percent of our gold and currency reserves in the euro. Austria is a friend."
+    evidence = ["keep 40 percent of our gold and currency reserves in the euro", "Yes, right. I agree with that fully."]
+    q = EvalQuestion("q", "?", "a.txt", evidence, "number", None)
+
+    def hit(transcript, sentence):
+        h = Hit(rank=1, passage=Passage(1, transcript, "T", None, None, None, "Putin", 0, 0, text), score=1.0, similarity=0.5, keyword=0.0,
+                relevance="good")
+        start = text.index(sentence)
+        h.highlights.append((start, start + len(sentence)))
+        return h
+
+    assert quotes_evidence(q, [hit("kremlin/a.txt", "We keep 40 percent of our gold and currency reserves in the euro.")])
+    assert not quotes_evidence(q, [hit("kremlin/b.txt", "We keep 40 percent of our gold and currency reserves in the euro.")])
+    assert not quotes_evidence(q, [hit("kremlin/a.txt", "Austria is a friend.")])
+    assert not quotes_evidence(q, [hit("kremlin/a.txt", "Yes, right.")])  # inside a gold string, but too short
+    unanswerable = EvalQuestion("u", "?", None, [], "unanswerable", None)
+    assert not quotes_evidence(unanswerable, [hit("kremlin/a.txt", "Austria is a friend.")])
+
+
 def test_eval_reads_qmsum_questions_and_applies_its_rule(quality):
     out = run("eval", str(FIXTURES / "TS3010c_questions.jsonl"), "--json", *quality[0])
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report["overall"]["answerable"] == 5 and report["by_type"].keys() == {"Product"}
     assert any(r["rank"] for r in report["rows"])  # gold turns found inside exchanges
+    # How often the answer itself quotes a gold turn, over the same questions.
+    quoted = [r for r in report["rows"] if r["answer_quotes"]]
+    assert quoted and all(r["rank"] for r in quoted)
+    assert report["overall"]["answer_quotes"] == round(len(quoted) / 5, 3)
     assert not report["within_file"]
     # Within the gold meeting, as a user who picked it: every hit comes from that transcript.
     out = run("eval", str(FIXTURES / "TS3010c_questions.jsonl"), "--json", "--within-file", *quality[0])
