@@ -108,11 +108,12 @@ class RetrievalConfig:
     answer_hits: int = 3
     answer_sentences: int = 3
     answer_margin: float = 0.06
-    # 3, not 6: the same share of answers quoting the gold evidence on dev-60 (0.375 both), 43 of
-    # 56 answers identical. Sentences are now looked up in the index's sentence table
-    # (`sentences`), so this no longer costs time; 3, 6 and 40 quote a gold passage equally often
-    # (33 of 56 on dev-60, bundled).
-    answer_per_hit: int = 3
+    # 6, not 3: more of a joined hit's sentences reach the cosine ranking, so the answer quotes
+    # the gold evidence more often: quotes 0.339 -> 0.375 Kremlin full, 0.375 -> 0.393 bundled
+    # dev-60, 0.286 -> 0.314 calls + podcasts, 0.283 -> 0.278 QMSum (one question). Hits do not
+    # change. The sentences are looked up in the index's sentence table, so it costs ~1 ms
+    # (docs/RETRIEVAL.md, session 12).
+    answer_per_hit: int = 6
     # The multilingual space (multilingual-e5-small), for questions not in English. e5's cosines
     # are compressed into a high band (unrelated text scores ~0.75), so its thresholds differ.
     multilingual_abstain_below: float = 0.79  # top e5 similarity under which the bot abstains (off-topic: 0.77-0.78)
