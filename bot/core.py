@@ -30,7 +30,7 @@ from . import quotecheck, store, timeline
 from .abstention import decide, decide_by_sentence, decide_by_words
 from .answer import NOT_FOUND, Answer, Hit, choose_sentences, ranked_labels, relevance_label
 from .chunking import PASSAGE_RULES, join_overlapping
-from .dates import normalise_iso, range_bounds
+from .dates import in_range, normalise_iso, range_bounds
 from .embedding import Embedder, load_query_embedder
 from .errors import BadQuery, BotError
 from .indexer import Freshness, freshness
@@ -322,6 +322,8 @@ class TranscriptBot:
         """Prefer passages of transcripts whose title matches the event the question names.
 
         ``qvec`` is the question in the English space (None: titles match by keyword alone).
+        When the question names dates (``boosts.dates``), a dated transcript outside all of them
+        keeps only `title_date_mismatch` of its match: "the June 2018 interview" is not a 2016 one.
         Returns the match (0..1) of the transcripts it boosted."""
         cfg = self.config
         if cfg.title_boost <= 0:
@@ -340,6 +342,11 @@ class TranscriptBot:
             k = kw.scores(question)
             if k.max() > 0:
                 score = (score + cfg.title_keyword * (k / k.max()) ** cfg.title_power) / (1 + cfg.title_keyword)
+        if cfg.title_date_mismatch < 1 and boosts.dates:
+            entries = data.manifest.get("transcripts", {})
+            dates = [entries.get(r, {}).get("date") for r in rels]
+            off = np.array([bool(d) and not any(in_range(d, lo, hi) for lo, hi, _ in boosts.dates) for d in dates])
+            score = np.where(off, score * cfg.title_date_mismatch, score)
         matched = {}
         for i in np.argsort(-score)[:20]:
             if score[i] > 0.05:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .errors import BotError
+from .records import word_count
 
 
 MAX_HIT_WORDS = 400  # a passage longer than this never counts as a hit (QMSum's rule)
@@ -159,7 +160,7 @@ def evaluate(bot, questions: Iterable[EvalQuestion], k: int = 10, within_file: b
                      "top": result.hits[0].citation() if result.hits else None,
                      "top_transcript": result.hits[0].passage.transcript if result.hits else None,
                      "top_similarity": round(result.hits[0].similarity, 4) if result.hits else None,
-                     "top_words": len(result.hits[0].passage.text.split()) if result.hits else None})
+                     "top_words": word_count(result.hits[0].passage.text) if result.hits else None})
     report = summarise(rows, k, latencies)
     report["within_file"] = within_file
     return report

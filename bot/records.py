@@ -96,3 +96,10 @@ def is_question_of(question: Passage, reply: Passage | None) -> bool:
     return (reply is not None and question.transcript == reply.transcript and reply.context is not None
             and reply.part == 0 and question.turn == reply.turn - 1 and question.speaker == reply.context_speaker
             and question.text.rstrip(" \"”’)]").endswith("?"))
+
+
+def word_count(text: str) -> int:
+    """Words of ``text``: its whitespace-separated tokens holding a letter or digit, so that a
+    transcript's separators ("* * *", "–") are not words. How much a passage says by itself
+    (the short-reply discount) and the evaluation's "top-1 hit under 12 words" both count this."""
+    return sum(1 for token in text.split() if any(c.isalnum() for c in token))

@@ -53,7 +53,7 @@ from .dates import range_bounds
 from .errors import BotError, IndexBusy, IndexCorrupt, IndexMismatch, IndexMissing
 from .keyword import LEGACY_STEMMER, KeywordIndex
 from .query import is_anonymous
-from .records import Passage, is_question_of
+from .records import Passage, is_question_of, word_count
 from .sentences import SentenceVectors
 from .vectorstore import FaissStore, MilvusStore, StoreSpec, VectorStore
 
@@ -147,7 +147,7 @@ class IndexData:
         tcode = self.transcript_index = {rel: i for i, rel in enumerate(self.transcript_names)}
         self.row_transcript = np.array([tcode.get(p.transcript, -1) for p in self.passages], dtype=np.int32)
         # Words of each passage's own text (not its context): how much a reply says by itself.
-        self.own_words = np.array([len(p.text.split()) for p in self.passages], dtype=np.int32)
+        self.own_words = np.array([word_count(p.text) for p in self.passages], dtype=np.int32)
         # Rows that are a question answered by the next row (an interviewer's turn, not an answer).
         self.is_question = np.array([is_question_of(p, self.passages[r + 1] if r + 1 < len(self.passages) else None)
                                      for r, p in enumerate(self.passages)], dtype=bool)

@@ -24,9 +24,10 @@ from bot.chunking import join_overlapping, passages_for
 from bot.core import _names_event
 from bot.evaluation import EvalQuestion, is_hit, load_questions, qmsum_evidence, quotes_evidence
 from bot.formats import parse_text
-from bot.records import Passage
+from bot.records import Passage, word_count
 from bot.retrieval import RetrievalConfig, ScoredPassage, content_factor, group_hits
 
+from conftest import SMALL_FILES, copy_small_corpus
 from test_cli import run
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "quality"
@@ -182,6 +183,26 @@ def test_a_word_the_corpus_uses_in_another_form_is_answered_not_abstained(tmp_pa
     assert result["hits"][0]["speaker"] == "Matt Fox"
 
 
+ROSNEFT = ["2017-06-20_54830_meeting-with-rosneft-ceo-igor-sechin.txt", "2020-02-11_62763_meeting-with-rosneft-ceo-igor-sechin.txt"]
+
+
+def test_a_date_the_question_names_chooses_the_event_among_transcripts_of_one_title(tmp_path):
+    """Two real meetings share the title "Meeting with Rosneft CEO Igor Sechin" (2017 and 2020),
+    among the small corpus's nine other transcripts.
+    Asked about "the June 2017 meeting", the event stage ranks within the 2017 one alone, and
+    the answer is its sentence; with the date rule off both titles match equally."""
+    copy_small_corpus(tmp_path / "corpus", SMALL_FILES + ROSNEFT)
+    paths = ["--corpus", str(tmp_path / "corpus"), "--index", str(tmp_path / "index")]
+    assert run("index", *paths).returncode == 0
+    q = "At the June 2017 meeting with the Rosneft chief, from what depth was the core sample brought?"
+    (result,) = ask((paths,), q, "-k", "3")
+    assert result["understood"]["event"]["transcripts"] == ["kremlin/" + ROSNEFT[0]]
+    assert result["hits"][0]["transcript"] == "kremlin/" + ROSNEFT[0]
+    assert "We brought this core from a depth of 2,300 metres." in result["answer"]
+    (off,) = ask((paths,), q, "-k", "3", "--set", "title_date_mismatch=1")
+    assert sorted(off["understood"]["event"]["transcripts"]) == ["kremlin/" + name for name in ROSNEFT]
+
+
 # -- logic, without the model --------------------------------------------------------------
 
 def _long_turn_passages() -> list[Passage]:
@@ -271,6 +292,12 @@ def test_a_question_is_not_a_hit_beside_its_reply():
                     context_speaker="Question")
     kept = group_hits([ScoredPassage(0, statement, 0.9, 0.8, 0), ScoredPassage(1, reply, 0.5, 0.4, 0)], 5, [], cfg)
     assert len(kept) == 2  # only a question gives its place to the reply
+
+
+def test_separators_are_not_words():
+    """A transcript's "* * *" between parts says nothing: the short-reply discount counts words."""
+    assert word_count("Thank you. * * * Part 2, Kaliningrad, March 2, 2018") == 8
+    assert word_count("– … ! 42") == 1 and word_count("") == 0
 
 
 def test_short_reply_factor():
