@@ -37,6 +37,7 @@ from .indexer import Freshness, freshness
 from .language import Detected, detect, is_english, script_of
 from .multilingual import ENGLISH_SPACE, KEYWORD_SPACE, SPACE as MULTILINGUAL_SPACE, language_name
 from .query import SpeakerDirectory, find_dates, is_follow_up
+from .records import word_count
 from .retrieval import Boosts, Filters, Focus, RetrievalConfig, Retriever, ScoredPassage, Second
 from .settings import Settings
 from .vectorstore import MilvusStore
@@ -386,7 +387,7 @@ class TranscriptBot:
         cfg = self.config
         strong, good = ((cfg.strong_similarity, cfg.good_similarity) if english or by_keyword
                         else (cfg.multilingual_strong_similarity, cfg.multilingual_good_similarity))
-        labels = ranked_labels([s.dense for s in found], [len(s.passage.text.split()) for s in found],
+        labels = ranked_labels([s.dense for s in found], [word_count(s.passage.text) for s in found],
                                strong, good, self.config.short_words)
         hits = [
             Hit(rank=i + 1, passage=s.passage, score=s.score, similarity=s.dense, keyword=s.keyword,

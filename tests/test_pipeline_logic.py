@@ -41,6 +41,23 @@ def test_a_content_free_reply_does_not_outrank_the_answer(tiny):
     assert any("pipeline is ready" in t for t in texts[:2])
 
 
+def test_a_reply_of_separators_is_labelled_as_short_as_its_words(tmp_path):
+    """A reply whose text is a word and a separator ("Thank you. * * * * ...") has the asterisks'
+    tokens but says nothing: its label counts words as the short-reply discount does (weak)."""
+    from conftest import fake_bot
+
+    stars = " ".join(["*"] * 14)
+    bot = fake_bot(tmp_path, {"2019-03-01_forum.txt": (
+        "Forum on shipbuilding\n\nMarch 1, 2019, Murmansk\n\n"
+        "Question: Will the new shipyard in Murmansk build nuclear icebreakers for the northern sea route next year?\n\n"
+        f"Vladimir Putin: Thank you. {stars}\n"
+    )})
+    answer = bot.ask("Will the new shipyard in Murmansk build nuclear icebreakers for the northern sea route next year?", AskOptions(k=5))
+    reply = [h for h in answer.hits if h.passage.speaker == "Vladimir Putin"]
+    assert reply and len(reply[0].passage.text.split()) >= 12  # whitespace tokens would call it long
+    assert all(h.relevance == "weak" for h in reply)
+
+
 def test_an_answer_renders_with_its_citation(tiny):
     answer = tiny.ask("village schools and teachers", AskOptions(k=2))
     hit = answer.to_json()["hits"][0]
