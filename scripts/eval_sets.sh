@@ -3,6 +3,8 @@
 # it reads the project's shared corpora, which neither the bot nor the tests need).
 #
 #   scripts/eval_sets.sh [SHARED] [WORK]      (defaults: ../shared and ../eval-work)
+#   MODEL=PATH scripts/eval_sets.sh ...        the same with another encoder (a folder from
+#                                              scripts/get_mpnet.sh, say); use its own WORK
 #
 # It lays out, outside the repository, the full 1,396-transcript Kremlin corpus (bundled 301 +
 # kremlin_extra), the 35 QMSum val meetings, and the earnings calls + podcast episodes; indexes
@@ -15,6 +17,8 @@ SHARED=${1:-../shared}
 WORK=${2:-../eval-work}
 BOT=.venv/bin/transcript-bot
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+MODEL=${MODEL:-}
+if [ -n "$MODEL" ]; then export TRANSCRIPT_BOT_MODEL=$MODEL; fi  # index and ablation alike
 mkdir -p "$WORK"
 
 lay_out() {  # lay_out DEST NAME=SOURCE-FOLDER... : copy transcripts and manifests into DEST/corpus/NAME/
@@ -31,7 +35,8 @@ lay_out() {  # lay_out DEST NAME=SOURCE-FOLDER... : copy transcripts and manifes
 mkdir -p "$WORK/kremlin-full/corpus/kremlin"
 cp -u corpus/kremlin/*.txt "$SHARED"/corpus/kremlin_extra/*.txt "$WORK/kremlin-full/corpus/kremlin/"
 cat corpus/kremlin/manifest.jsonl "$SHARED/corpus/kremlin_extra/manifest.jsonl" > "$WORK/kremlin-full/corpus/kremlin/manifest.jsonl"
-[ -d "$WORK/kremlin-full/index" ] || cp -r index "$WORK/kremlin-full/index"
+# (another model embeds everything anew, so the bundled index is of no use to it)
+[ -n "$MODEL" ] || [ -d "$WORK/kremlin-full/index" ] || cp -r index "$WORK/kremlin-full/index"
 lay_out "$WORK/qmsum" "qmsum=$SHARED/corpus/qmsum_val/transcripts"
 lay_out "$WORK/calls" "earnings21=$SHARED/corpus/earnings21" "seenunseen=$SHARED/corpus/seenunseen_podcast"
 
