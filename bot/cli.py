@@ -232,6 +232,7 @@ def _print_json(obj: Any) -> None:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
+    from .calibration import for_model, model_label
     from .embedding import load_embedder
     from .indexer import check, sync
 
@@ -271,6 +272,10 @@ def cmd_index(args: argparse.Namespace) -> int:
             ray_embedder.close()
     for line in report.problems:
         print(f"warning: {line}", file=sys.stderr)
+    if not for_model(settings.model)[1]:
+        print(f"warning: model {model_label(settings.model)!r} has no measured thresholds: abstention and relevance "
+              "labels use all-MiniLM-L6-v2's (set abstain_below, abstain_below_if_unknown, strong_similarity and "
+              "good_similarity with --set or [retrieval])", file=sys.stderr)
     if args.json:
         _print_json(report.to_json())
     else:

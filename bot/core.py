@@ -26,7 +26,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import quotecheck, store, timeline
+from . import calibration, quotecheck, store, timeline
 from .abstention import decide, decide_by_sentence, decide_by_words
 from .answer import NOT_FOUND, Answer, Hit, choose_sentences, ranked_labels, relevance_label
 from .chunking import PASSAGE_RULES, join_overlapping
@@ -272,6 +272,11 @@ class TranscriptBot:
             answer.space = f"{ENGLISH_SPACE}+{MULTILINGUAL_SPACE}"
         return answer
 
+    def _calibrated(self, data: store.IndexData) -> RetrievalConfig:
+        """The configuration with the cosine thresholds it leaves open set to the index's model's
+        (`calibration`): cosines mean different things to different encoders."""
+        return self.config.for_model(data.manifest["model"]["name"])
+
     def _multilingual_retriever(self, data: store.IndexData, across: bool = True) -> Retriever:
         """A retriever over the multilingual space. Across languages BM25 has that space's keyword
         weight (`multilingual_keyword_weight`, off by default: its matches are not the question's
@@ -284,15 +289,16 @@ class TranscriptBot:
                       data: store.IndexData) -> Answer:
         """The answer to a question in a language the index has no space for: no passages (the
         English space would return confident junk), and what the user can do instead."""
-        reason = self._cannot_serve_reason(language)
+        reason = self._cannot_serve_reason(language, data)
         understood.update(follow_up=False, abstention_reason=reason)
         return Answer(question=question, answer=f"Not answered: {reason}.", abstained=True, hits=[],
                       understood=understood, generation=data.generation, language=language.code, space=None)
 
-    def _cannot_serve_reason(self, language: Detected) -> str:
+    def _cannot_serve_reason(self, language: Detected, data: store.IndexData) -> str:
         command = store.index_command(self.settings.index, self.settings.corpus, "--multilingual")
+        model = calibration.model_label(data.manifest["model"]["name"]) or "unknown model"
         return (f"the question is in {language_name(language.code)}, and this index has only the English vector "
-                f"space (all-MiniLM-L6-v2), which cannot match it; ask in English, or add the multilingual "
+                f"space ({model}), which cannot match it; ask in English, or add the multilingual "
                 f"space with: {command}")
 
     def _focus(self, question: str, title_match: dict[str, float], data: store.IndexData,
@@ -372,7 +378,7 @@ class TranscriptBot:
             retriever = Retriever(data, replace(self.config, fusion="keyword"))
         elif not english:
             if data.multilingual is None:
-                raise BadQuery(self._cannot_serve_reason(language))
+                raise BadQuery(self._cannot_serve_reason(language, data))
             across = _other_languages(data, language)
             retriever = self._multilingual_retriever(data, across)
             words = _shared_words(question) if across else question  # as in `ask`
@@ -384,7 +390,7 @@ class TranscriptBot:
                 understood: dict[str, Any], data: store.IndexData, context_text: str, closest: float,
                 said_by: set[str] = frozenset(), english: bool = True, encoder: Embedder | None = None,
                 by_keyword: bool = False, anonymous: dict[str, set[str]] | None = None) -> Answer:
-        cfg = self.config
+        cfg = self._calibrated(data)
         strong, good = ((cfg.strong_similarity, cfg.good_similarity) if english or by_keyword
                         else (cfg.multilingual_strong_similarity, cfg.multilingual_good_similarity))
         labels = ranked_labels([s.dense for s in found], [word_count(s.passage.text) for s in found],
@@ -398,8 +404,8 @@ class TranscriptBot:
         if by_keyword:  # ranked by the words the question shares with transcripts in its language
             verdict = decide_by_words(question, data.keyword)
         elif english:
-            verdict = decide(question, top_similarity, (data.keyword, data.title_keyword), self.config.abstain_below,
-                             self.config.abstain_below_if_unknown, context_text)
+            verdict = decide(question, top_similarity, (data.keyword, data.title_keyword), cfg.abstain_below,
+                             cfg.abstain_below_if_unknown, context_text)
         else:  # the corpus's words say nothing about a question in another language: similarity alone
             below = self.config.multilingual_abstain_below
             verdict = decide(question, top_similarity, (), below, below, context_text)
@@ -408,7 +414,6 @@ class TranscriptBot:
         if abstained:
             text = NOT_FOUND if hits else "No transcript in the corpus answers this question."
         else:
-            cfg = self.config
             embed = (encoder or self.embedder).embed_documents
             in_english = encoder is None or encoder is self.embedder
             # The index's sentence table of the space: a lookup, not an encoder call (a sentence
@@ -609,7 +614,7 @@ class TranscriptBot:
         return found, label_to_person.get
 
     def _hit_json(self, rank: int, s: ScoredPassage) -> dict[str, Any]:
-        cfg = self.config
+        cfg = self._calibrated(self.data)
         return Hit(rank, s.passage, s.score, s.dense, s.keyword,
                    relevance_label(s.dense, cfg.strong_similarity, cfg.good_similarity)).to_json()
 

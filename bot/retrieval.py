@@ -26,6 +26,7 @@ from typing import Iterable
 
 import numpy as np
 
+from . import calibration
 from .chunking import join_overlapping
 from .dates import in_range
 from .records import Passage, is_question_of
@@ -106,12 +107,14 @@ class RetrievalConfig:
     # transcript's): a meeting whose words match the question across many turns, not in one
     # passage. QMSum Hit@10 +0.017, Kremlin and calls unchanged (docs/RETRIEVAL.md, session 9).
     about_document_weight: float = 1.5
-    abstain_below: float = 0.35  # top dense similarity under which the bot abstains
-    abstain_below_if_unknown: float = 0.5  # the same, when a question word is unknown to the corpus
+    # Cosine thresholds, on the encoder's own scale: None is the index's model's value
+    # (`calibration`; all-MiniLM-L6-v2: 0.35, 0.5, 0.55, 0.40), a number overrides it.
+    abstain_below: float | None = None  # top dense similarity under which the bot abstains
+    abstain_below_if_unknown: float | None = None  # the same, when a question word is unknown to the corpus
     abstain_looks_at: int = 5  # the top passages whose best similarity decides abstention
     # Relevance labels of hits (cosine of the passage): "strong" from, "good" from, else "weak".
-    strong_similarity: float = 0.55
-    good_similarity: float = 0.40
+    strong_similarity: float | None = None
+    good_similarity: float | None = None
     # The extractive answer (answer.choose_sentences): sentences of the top `answer_hits` hits,
     # at most `answer_sentences` of them, each within `answer_margin` of the best; a hit with
     # many sentences offers the `answer_per_hit` sharing most words with the question.
@@ -141,6 +144,16 @@ class RetrievalConfig:
     # Relevance labels in the multilingual space (e5 cosines sit higher: unrelated text ~0.75).
     multilingual_strong_similarity: float = 0.86
     multilingual_good_similarity: float = 0.83
+
+    def for_model(self, model: str) -> RetrievalConfig:
+        """This configuration with every cosine threshold left as None set to the model's own
+        (`calibration.for_model`; ``model`` as the index manifest names it)."""
+        thresholds, _ = calibration.for_model(model)
+        unset = {name: getattr(thresholds, name) for name in CALIBRATED if getattr(self, name) is None}
+        return replace(self, **unset) if unset else self
+
+
+CALIBRATED = ("abstain_below", "abstain_below_if_unknown", "strong_similarity", "good_similarity")
 
 
 @dataclass
