@@ -181,25 +181,27 @@ def export(model, name: str, model_path: str, target: Path) -> Path:
         raise BotError(f"model folder {model_path} has no tokenizer.json; it is not exported to ONNX")
 
     class Hidden(torch.nn.Module):
-        def __init__(self, inner):
-            super().__init__()
-            self.inner = inner
+        """The transformer's last hidden state from the inputs its tokenizer gives, by name
+        (MPNet has no token_type_ids; BERT has)."""
 
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.inner(input_ids=input_ids, attention_mask=attention_mask,
-                              token_type_ids=token_type_ids).last_hidden_state
+        def __init__(self, inner, names):
+            super().__init__()
+            self.inner, self.names = inner, names
+
+        def forward(self, *inputs):
+            return self.inner(**dict(zip(self.names, inputs))).last_hidden_state
 
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         sample = model.tokenizer(["a b", "c d e"], padding=True, return_tensors="pt")
-        names = ["input_ids", "attention_mask", "token_type_ids"]
+        names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in sample]
         axes = {n: {0: "batch", 1: "tokens"} for n in names + ["last_hidden_state"]}
         was_training = transformer.training
         transformer.eval()
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
-            torch.onnx.export(Hidden(transformer), tuple(sample[n] for n in names), str(tmp / "model.onnx"),
+            torch.onnx.export(Hidden(transformer, names), tuple(sample[n] for n in names), str(tmp / "model.onnx"),
                               input_names=names, output_names=["last_hidden_state"], dynamic_axes=axes,
                               opset_version=17, dynamo=False)
         transformer.train(was_training)

@@ -101,3 +101,27 @@ def test_bad_encoder_setting_is_a_usage_error(small_corpus, small_index):
                           capture_output=True, text=True, cwd=REPO, env=env, timeout=300)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == ["transcript-bot stats: TRANSCRIPT_BOT_ENCODER must be one of auto, torch, onnx, not 'gpu'"]
+
+
+def test_a_model_whose_tokenizer_gives_no_token_type_ids_is_exported_too(tmp_path):
+    """MPNet (all-mpnet-base-v2) takes input ids and the attention mask only: the export feeds the
+    transformer the inputs its tokenizer gives. A tiny random MPNet with the default model's
+    vocabulary stands in for the 420 MB one, which CI does not install."""
+    from sentence_transformers import SentenceTransformer, models
+    from transformers import AutoTokenizer, MPNetConfig, MPNetModel
+
+    folder = tmp_path / "tiny-mpnet"
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(DEFAULT_MODEL),
+                                              model_input_names=["input_ids", "attention_mask"])
+    assert "token_type_ids" not in tokenizer("a b")
+    MPNetModel(MPNetConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                           intermediate_size=64, max_position_embeddings=130)).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    transformer = models.Transformer(str(folder), max_seq_length=128)
+    model = SentenceTransformer(modules=[transformer, models.Pooling(32, "mean"), models.Normalize()], device="cpu")
+    target = onnx_encoder.export(model, "tiny-mpnet", str(folder), tmp_path / "export")
+    assert onnx_encoder.is_verified(target)
+    onnx = onnx_encoder.OnnxEmbedder(target, threads=1)
+    ours = onnx.embed_documents(QUESTIONS[:8])
+    theirs = model.encode(QUESTIONS[:8], normalize_embeddings=True, convert_to_numpy=True)
+    assert float((ours * theirs).sum(axis=1).min()) >= onnx_encoder.MIN_COSINE
