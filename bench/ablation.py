@@ -29,10 +29,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 def parse_variant(text: str):
     """``name=field:value,field:value`` -> (name, {field: value}) with values typed as the defaults."""
     from bot.retrieval import RetrievalConfig
+    from bot.settings import knob_type
 
     name, _, spec = text.partition("=")
     defaults = RetrievalConfig()
-    types = {f.name: type(getattr(defaults, f.name)) for f in fields(RetrievalConfig)}
+    types = {f.name: knob_type(f, getattr(defaults, f.name)) for f in fields(RetrievalConfig)}
     changes = {}
     for item in filter(None, spec.split(",")):
         key, _, value = item.partition(":")

@@ -1,16 +1,18 @@
-"""What an encoder's cosines mean: the similarities under which the bot abstains and from which a
-hit is labelled "good" or "strong", per model.
+"""What an encoder's cosines mean and weigh, per model: the similarities under which the bot
+abstains and from which a hit is labelled "good" or "strong", and how much BM25 weighs beside
+them in the fusion.
 
 Cosines are not comparable across encoders: all-mpnet-base-v2 scores a question and the
 passages that answer it about 0.05-0.07 higher than all-MiniLM-L6-v2 does, yet off-topic
-questions lower (docs/RETRIEVAL.md, "Thresholds per model"), so one model's label thresholds
-would call the other's hits stronger than they are. The index names the model it was built
-with; the core applies that model's thresholds unless the configuration sets them
-(`RetrievalConfig`: a threshold left as None is the model's).
+questions lower (docs/RETRIEVAL.md, session 15), so one model's label thresholds would call the
+other's hits stronger than they are; and a stronger encoder needs less help from BM25 (mpnet is
+best with half MiniLM's keyword weight, MiniLM worse with it). The index names the model it was
+built with; the retriever and the core apply that model's values unless the configuration sets
+them (`RetrievalConfig`: a knob left as None is the model's).
 
 A model not listed here gets all-MiniLM-L6-v2's thresholds, the only ones measured for it, and
-`for_model` says so (``known`` False) so that front ends can warn that abstention and labels are
-uncalibrated for it.
+`for_model` says so (``known`` False) so that front ends can warn that abstention, labels and
+fusion are uncalibrated for it.
 """
 
 from __future__ import annotations
@@ -20,26 +22,32 @@ from pathlib import PurePath
 
 
 @dataclass(frozen=True)
-class Thresholds:
-    """One encoder's cosine thresholds (English space)."""
+class Calibration:
+    """One encoder's cosine thresholds and keyword weight (English space)."""
 
     abstain_below: float  # the top passages' best cosine under which the corpus does not answer
     abstain_below_if_unknown: float  # the same, when a question word is unknown to the corpus
     strong_similarity: float  # a hit's label: "strong" from here
     good_similarity: float  # ... "good" from here, else "weak"
+    keyword_weight: float  # BM25's weight beside the cosine in the fusion (`RetrievalConfig.fusion`)
 
 
 # all-MiniLM-L6-v2: calibrated on dev-60 (docs/RETRIEVAL.md, "Abstention").
-MINILM = Thresholds(abstain_below=0.35, abstain_below_if_unknown=0.50, strong_similarity=0.55, good_similarity=0.40)
+MINILM = Calibration(abstain_below=0.35, abstain_below_if_unknown=0.50, strong_similarity=0.55, good_similarity=0.40,
+                     keyword_weight=1.0)
 
 # all-mpnet-base-v2 (session 15, docs/RETRIEVAL.md): the labels at the same quantiles of its hit
 # cosines as MiniLM's 0.40 / 0.55 over dev-60 (bundled and full Kremlin) and QMSum (0.47-0.48 /
 # 0.60-0.61); abstention where MiniLM's is, since off-topic questions score no higher with it
-# (at most 0.35 over four corpora; 14/16 off-topic and 3/4 dev-60 unanswerable abstained, as
-# with MiniLM) and its lowest answerable questions no lower.
-MPNET = Thresholds(abstain_below=0.35, abstain_below_if_unknown=0.50, strong_similarity=0.60, good_similarity=0.48)
+# (at most 0.35 over the bundled corpus and QMSum; 14/16 off-topic and 3/4 dev-60 unanswerable
+# abstained over the full Kremlin corpus, as with MiniLM) and its lowest answerable questions no lower.
+# BM25 at half MiniLM's weight: better or equal on Kremlin full (0.589 / 0.821 / 0.839 / 0.682 ->
+# 0.625 / 0.821 / 0.911 / 0.710), bundled dev-60 and QMSum (Hit@10 0.608 -> 0.616); 0.3-0.4 gain
+# Kremlin Hit@5 but lose QMSum Hit@5 and put a short reply first on the bundled corpus.
+MPNET = Calibration(abstain_below=0.35, abstain_below_if_unknown=0.50, strong_similarity=0.60, good_similarity=0.48,
+                    keyword_weight=0.5)
 
-KNOWN: dict[str, Thresholds] = {
+KNOWN: dict[str, Calibration] = {
     "all-minilm-l6-v2": MINILM,
     "all-mpnet-base-v2": MPNET,
 }
@@ -59,8 +67,8 @@ def model_key(name: str) -> str:
     return model_label(name).lower()
 
 
-def for_model(name: str) -> tuple[Thresholds, bool]:
-    """The thresholds of the model ``name`` (as the index manifest records it) and whether they
-    were measured for it (False: all-MiniLM-L6-v2's, used for lack of better)."""
+def for_model(name: str) -> tuple[Calibration, bool]:
+    """The calibration of the model ``name`` (as the index manifest records it) and whether it
+    was measured for it (False: all-MiniLM-L6-v2's, used for lack of better)."""
     found = KNOWN.get(model_key(name))
     return (found, True) if found is not None else (MINILM, False)

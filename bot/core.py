@@ -35,7 +35,7 @@ from .embedding import Embedder, load_query_embedder
 from .errors import BadQuery, BotError
 from .indexer import Freshness, freshness
 from .language import Detected, detect, is_english, script_of
-from .multilingual import ENGLISH_SPACE, KEYWORD_SPACE, SPACE as MULTILINGUAL_SPACE, language_name
+from .multilingual import ENGLISH_SPACE, KEYWORD_SPACE, MODEL_NAME as MULTILINGUAL_MODEL, SPACE as MULTILINGUAL_SPACE, language_name
 from .query import SpeakerDirectory, find_dates, is_follow_up
 from .records import word_count
 from .retrieval import Boosts, Filters, Focus, RetrievalConfig, Retriever, ScoredPassage, Second
@@ -282,7 +282,10 @@ class TranscriptBot:
         weight (`multilingual_keyword_weight`, off by default: its matches are not the question's
         meaning there); over transcripts all in the question's own language it has its usual weight,
         since there its stemmed words are that language's (Russian fixtures: Hit@5 1.0 with, 0.9 without)."""
-        weight = self.config.multilingual_keyword_weight if across else self.config.keyword_weight
+        # Within one language, e5's own keyword weight: the configuration's, else the one measured
+        # for a model without a calibration of its own (1.0, Russian fixtures), not the English model's.
+        weight = self.config.multilingual_keyword_weight if across else \
+            self.config.for_model(MULTILINGUAL_MODEL).keyword_weight
         return Retriever(data, replace(self.config, keyword_weight=weight), vectors=data.multilingual)
 
     def _cannot_serve(self, question: str, language: Detected, understood: dict[str, Any],

@@ -41,7 +41,7 @@ class RetrievalConfig:
     fusion: str = "weighted"  # "weighted" | "rrf" | "dense" | "keyword"
     rrf_k: int = 60
     dense_weight: float = 1.0
-    keyword_weight: float = 1.0
+    keyword_weight: float | None = None  # BM25's weight in the fusion; None: the model's (`calibration`; MiniLM 1.0)
     candidates: int = 200
     speaker_boost: float = 0.25  # the question asks what this person said
     # ... and the anonymous turns ("Guest 1") of a transcript that mentions a person the question
@@ -146,14 +146,15 @@ class RetrievalConfig:
     multilingual_good_similarity: float = 0.83
 
     def for_model(self, model: str) -> RetrievalConfig:
-        """This configuration with every cosine threshold left as None set to the model's own
-        (`calibration.for_model`; ``model`` as the index manifest names it)."""
+        """This configuration with every knob left as None (the cosine thresholds, the keyword
+        weight) set to the model's own (`calibration.for_model`; ``model`` as the index manifest
+        names it)."""
         thresholds, _ = calibration.for_model(model)
         unset = {name: getattr(thresholds, name) for name in CALIBRATED if getattr(self, name) is None}
         return replace(self, **unset) if unset else self
 
 
-CALIBRATED = ("abstain_below", "abstain_below_if_unknown", "strong_similarity", "good_similarity")
+CALIBRATED = ("abstain_below", "abstain_below_if_unknown", "strong_similarity", "good_similarity", "keyword_weight")
 
 
 @dataclass
@@ -220,7 +221,8 @@ class Retriever:
 
     def __init__(self, data: IndexData, config: RetrievalConfig | None = None, vectors: VectorStore | None = None):
         self.data = data
-        self.config = config or RetrievalConfig()
+        # The knobs the configuration leaves to the model are the index's model's (`calibration`).
+        self.config = (config or RetrievalConfig()).for_model(data.manifest["model"]["name"])
         self.vectors = vectors if vectors is not None else data.vector_store  # the dense space searched
 
     def search(

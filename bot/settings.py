@@ -184,7 +184,7 @@ def retrieval_config(table: dict[str, Any], path: Path | None = None, env: str =
     from .retrieval import RetrievalConfig
 
     config = RetrievalConfig()
-    kinds = {f.name: _kind(f, getattr(config, f.name)) for f in fields(RetrievalConfig)}
+    kinds = {f.name: knob_type(f, getattr(config, f.name)) for f in fields(RetrievalConfig)}
     changes: dict[str, Any] = {}
     for name, value in table.items():
         changes[name] = _knob(name, value, kinds, f"{path}: [retrieval]")
@@ -206,7 +206,7 @@ def _parse_value(text: str) -> Any:
         return text
 
 
-def _kind(f: Any, default: Any) -> type:
+def knob_type(f: Any, default: Any) -> type:
     """A knob's value type: its default's, or for a knob whose default is None ("the model's
     own", the cosine thresholds) the type its annotation names ("float | None")."""
     if default is not None:

@@ -31,7 +31,7 @@ def test_a_model_is_known_by_its_name_whatever_folder_or_owner_it_comes_from():
 def test_a_threshold_the_configuration_leaves_open_is_the_model_s_and_a_set_one_is_kept():
     filled = RetrievalConfig().for_model("all-MiniLM-L6-v2")
     assert (filled.abstain_below, filled.abstain_below_if_unknown, filled.strong_similarity,
-            filled.good_similarity) == (0.35, 0.5, 0.55, 0.40)
+            filled.good_similarity, filled.keyword_weight) == (0.35, 0.5, 0.55, 0.40, 1.0)
     assert RetrievalConfig(abstain_below=0.9).for_model("all-MiniLM-L6-v2").abstain_below == 0.9
 
 
@@ -55,8 +55,8 @@ def test_the_bot_abstains_and_labels_on_its_index_s_model_s_scale(tmp_path, monk
     bot = fake_bot(tmp_path, TINY_TRANSCRIPTS)
     answer = bot.ask(QUESTION, AskOptions(k=3))
     assert not answer.abstained and answer.hits[0].relevance == "strong"
-    strict = calibration.Thresholds(abstain_below=0.999, abstain_below_if_unknown=0.999, strong_similarity=0.9999,
-                                    good_similarity=0.9995)
+    strict = calibration.Calibration(abstain_below=0.999, abstain_below_if_unknown=0.999, strong_similarity=0.9999,
+                                     good_similarity=0.9995, keyword_weight=1.0)
     monkeypatch.setitem(calibration.KNOWN, FakeEmbedder.name, strict)
     answer = bot.ask(QUESTION, AskOptions(k=3))
     assert answer.abstained and {h.relevance for h in answer.hits} == {"weak"}
@@ -82,3 +82,18 @@ def test_indexing_with_a_model_that_has_no_measured_thresholds_says_so(tmp_path)
     assert done.returncode == 0, done.stderr
     assert "model 'my-encoder' has no measured thresholds" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_bm25_weighs_in_the_fusion_what_the_index_s_model_s_calibration_says(tmp_path, monkeypatch):
+    """A model's keyword weight reaches the ranking as if the configuration had set it."""
+    from conftest import TINY_TRANSCRIPTS, FakeEmbedder, fake_bot
+
+    def scores(bot):
+        return [(h.passage.id, round(h.score, 6)) for h in bot.ask(QUESTION, AskOptions(k=3)).hits]
+
+    default = scores(fake_bot(tmp_path, TINY_TRANSCRIPTS))
+    monkeypatch.setitem(calibration.KNOWN, FakeEmbedder.name,
+                        calibration.Calibration(0.35, 0.5, 0.55, 0.40, keyword_weight=0.0))
+    by_model = scores(fake_bot(tmp_path, TINY_TRANSCRIPTS))
+    set_here = scores(fake_bot(tmp_path, TINY_TRANSCRIPTS, config=RetrievalConfig(keyword_weight=0.0)))
+    assert by_model == set_here != default
