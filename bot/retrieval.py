@@ -236,7 +236,7 @@ class Retriever:
         focus: Focus | None = None,
         second: Second | None = None,
     ) -> list[ScoredPassage]:
-        cfg = config or self.config
+        cfg = config.for_model(self.data.manifest["model"]["name"]) if config is not None else self.config
         if second is not None and cfg.multilingual_weight <= 0:
             second = None
         data = self.data
