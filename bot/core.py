@@ -273,8 +273,8 @@ class TranscriptBot:
         return answer
 
     def _calibrated(self, data: store.IndexData) -> RetrievalConfig:
-        """The configuration with the cosine thresholds it leaves open set to the index's model's
-        (`calibration`): cosines mean different things to different encoders."""
+        """The configuration with the knobs it leaves open (cosine thresholds, keyword weight) set
+        to the index's model's (`calibration`): cosines mean different things to different encoders."""
         return self.config.for_model(data.manifest["model"]["name"])
 
     def _multilingual_retriever(self, data: store.IndexData, across: bool = True) -> Retriever:
