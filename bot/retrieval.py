@@ -149,8 +149,8 @@ class RetrievalConfig:
         """This configuration with every knob left as None (the cosine thresholds, the keyword
         weight) set to the model's own (`calibration.for_model`; ``model`` as the index manifest
         names it)."""
-        thresholds, _ = calibration.for_model(model)
-        unset = {name: getattr(thresholds, name) for name in CALIBRATED if getattr(self, name) is None}
+        measured, _ = calibration.for_model(model)
+        unset = {name: getattr(measured, name) for name in CALIBRATED if getattr(self, name) is None}
         return replace(self, **unset) if unset else self
 
 
