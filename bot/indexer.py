@@ -64,6 +64,7 @@ class SyncReport:
     multilingual_sentences_embedded: int = 0  # the same, in the multilingual space
     seconds: float = 0.0
     rebuilt_because: str | None = None
+    model_switched_from: str | None = None  # the English space was re-embedded from this model's (see _model_switch)
     languages_recorded: int = 0  # unchanged transcripts whose language this update recorded (older indexes)
     wrote: bool = False
     phases: dict[str, float] = field(default_factory=dict)  # seconds per step, where an update spends its time
@@ -100,7 +101,8 @@ class SyncReport:
             "multilingual": self.multilingual, "multilingual_embedded": self.multilingual_embedded,
             "multilingual_reused": self.multilingual_reused, "sentences_embedded": self.sentences_embedded,
             "multilingual_sentences_embedded": self.multilingual_sentences_embedded,
-            "seconds": round(self.seconds, 2), "rebuilt_because": self.rebuilt_because, "phases": self.phases,
+            "seconds": round(self.seconds, 2), "rebuilt_because": self.rebuilt_because,
+            "model_switched_from": self.model_switched_from, "phases": self.phases,
             "languages_recorded": self.languages_recorded,
         }
 
@@ -196,14 +198,20 @@ def sync(
 
     with store.locked(index_dir):
         old: store.Stored | None = None
+        switch_from: str | None = None  # the model the English space is re-embedded from (see _model_switch)
         if not full:
             try:
                 manifest = store.read_manifest(index_dir, corpus)
-                store.check_compatible(manifest, index_dir, model, PASSAGE_RULES, versions=store.UPGRADABLE_VERSIONS,
-                                       corpus=corpus)
+                switch_from = _model_switch(manifest, model, multilingual, vector_store)
+                store.check_compatible(manifest, index_dir, None if switch_from else model, PASSAGE_RULES,
+                                       versions=store.UPGRADABLE_VERSIONS, corpus=corpus)
                 if manifest.get("embedding_text") != EMBEDDING_MODE:
                     raise IndexMismatch("embedding text rules changed")
-                if _nothing_changed(listing.files, manifest, approximate, vector_store, multilingual):
+                if switch_from:
+                    report.model_switched_from = switch_from
+                    say(f"re-embedding the English space with {model!r} (the index was built with {switch_from!r}); "
+                        "the multilingual space is kept")
+                elif _nothing_changed(listing.files, manifest, approximate, vector_store, multilingual):
                     store.verify(index_dir, manifest, corpus)  # a damaged index is rebuilt even when the corpus is not
                     skipped = manifest.get("skipped", {})
                     report.unchanged = [f.rel for f in listing.files if f.rel in manifest.get("transcripts", {})]
@@ -218,8 +226,9 @@ def sync(
                 pass
             except (IndexMismatch, IndexCorrupt) as exc:
                 report.rebuilt_because = str(exc)
+                report.model_switched_from = None
                 say(f"rebuilding the whole index: {exc}")
-                old = None
+                old, switch_from = None, None
         old_transcripts: dict[str, Any] = old.manifest.get("transcripts", {}) if old else {}
         spec = vector_store or (StoreSpec.of_manifest(old.manifest) if old else StoreSpec())
         if spec.kind == "milvus" and approximate:
@@ -292,20 +301,20 @@ def sync(
         dropped = [p for rel in report.changed + report.removed for p in old.passages(rel)] if old else []
         reusable = {_embed_key(embedding_text(p, EMBEDDING_MODE)): p.id for p in dropped}
         texts = [embedding_text(p, EMBEDDING_MODE) for p in fresh]
-        to_embed: list[int] = []
-        reused_rows: dict[int, int] = {}
+        same_text: dict[int, int] = {}  # fresh row -> the replaced passage with the same embedding text
         for row, text in enumerate(texts):
             old_id = reusable.get(_embed_key(text))
             if old_id is not None:
-                reused_rows[row] = old_id
-            else:
-                to_embed.append(row)
-        dimension = int(old.manifest["model"]["dimension"]) if old else 0
+                same_text[row] = old_id
+        # The English space reuses them unless its model changes; the multilingual space always can.
+        reused_rows = {} if switch_from else same_text
+        to_embed = [row for row in range(len(texts)) if row not in reused_rows]
+        dimension = int(old.manifest["model"]["dimension"]) if old and not switch_from else 0
         embedded = None
         if to_embed:
             embedded = _embed_with_progress(embedder_factory(), [texts[r] for r in to_embed], progress)
             dimension = embedded.shape[1]
-        elif not old:
+        elif not old or switch_from:
             dimension = embedder_factory().dimension
         vectors = np.zeros((len(fresh), dimension), dtype=np.float32)
         if embedded is not None:
@@ -338,15 +347,20 @@ def sync(
         report.lap("passages and keyword")
         fresh_ids = np.array([p.id for p in fresh], dtype=np.int64)
         index: VectorStore
-        if old is not None and old_kind == kind and same_store:
+        if old is not None and old_kind == kind and same_store and not switch_from:
             index = old.vectors
             index.remove(np.array([p.id for p in dropped], dtype=np.int64))
             index.add(vectors, fresh_ids, fresh)
-        else:  # first build, a switch between exact and approximate or of store: parse the kept passages once
+        else:  # first build, a switch between exact and approximate, of store or of model: parse the kept passages once
             kept_passages = ([Passage.from_json(json.loads(old.lines[r])) for r in np.concatenate(kept_rows)]
                              if old is not None and kept_rows else [])
             keep_ids = np.array([p.id for p in kept_passages], dtype=np.int64)
-            kept = old.vectors.reconstruct(keep_ids) if len(keep_ids) else np.zeros((0, dimension), dtype=np.float32)
+            if switch_from and kept_passages:  # another model: the stored passages embedded anew, nothing re-read
+                kept = _embed_with_progress(embedder_factory(), [embedding_text(p, EMBEDDING_MODE) for p in kept_passages],
+                                            progress)
+                report.embedded += len(kept_passages)
+            else:
+                kept = old.vectors.reconstruct(keep_ids) if len(keep_ids) else np.zeros((0, dimension), dtype=np.float32)
             all_vectors = np.vstack([kept, vectors]).astype(np.float32)
             all_ids = np.concatenate([keep_ids, fresh_ids])
             if spec.kind == "faiss":
@@ -362,7 +376,7 @@ def sync(
         ml_index = None
         if ml_on:
             ml_factory = _once(multilingual_factory or _default_multilingual)
-            ml_index = _multilingual_space(old, fresh, dropped, kept_rows, kind, texts, reused_rows, report, progress,
+            ml_index = _multilingual_space(old, fresh, dropped, kept_rows, kind, texts, same_text, report, progress,
                                            ml_factory)
             report.lap("embed multilingual")
             ml_sentences = _updated_table(
@@ -370,7 +384,7 @@ def sync(
                 old, fresh, dropped, kept_rows, ml_factory, ml_index.index.d, progress, "multilingual sentences")
             report.multilingual_sentences_embedded = ml_sentences[1]
             report.lap("embed multilingual sentences")
-        title_vectors = _title_vectors(transcripts, old, embedder_factory, dimension)
+        title_vectors = _title_vectors(transcripts, None if switch_from else old, embedder_factory, dimension)
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         manifest = {
             "model": {"name": model, "dimension": dimension, "normalized": True, "metric": "inner_product"},
@@ -419,6 +433,28 @@ def _nothing_changed(files: list[CorpusFile], manifest: dict[str, Any], approxim
         return True
     kind = manifest.get("vector_index", {}).get("kind", "flat")
     return kind == vector_index.choose_kind(approximate, kind, int(manifest.get("passages", 0)))
+
+
+def _model_switch(manifest: dict[str, Any], model: str, multilingual: bool | None,
+                  vector_store: StoreSpec | None) -> str | None:
+    """The model that built the index's English space, when ``model`` is another one and the
+    update can switch to it in place; else None (same model, or a whole rebuild).
+
+    Only the English space (passage, sentence and title vectors) depends on that model: the
+    passages, keyword index and multilingual space do not. An index with a current
+    multilingual space in the FAISS folder therefore keeps them and re-embeds its stored
+    passages with the new model, instead of re-reading the corpus and re-embedding the
+    multilingual space too, which costs several times more (docs/RETRIEVAL.md, "Cost").
+    Anything else (no such space, a Milvus store, an older format) is rebuilt whole.
+    """
+    built_with = manifest.get("model", {}).get("name")
+    if built_with == model or multilingual is False or not _space_current(manifest):
+        return None
+    if manifest.get("format_version") != store.FORMAT_VERSION or StoreSpec.of_manifest(manifest).kind != "faiss":
+        return None
+    if vector_store is not None and vector_store.kind != "faiss":
+        return None
+    return built_with
 
 
 def _space_current(manifest: dict[str, Any]) -> bool:

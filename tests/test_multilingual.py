@@ -179,6 +179,61 @@ def test_incremental_update_keeps_the_spaces_in_step(ml_copy, embedder, e5):
     assert not any(Path(p.transcript).name == FILES[3] for p in data.passages)
 
 
+def test_another_model_re_embeds_the_english_space_and_keeps_the_multilingual_one(ml_copy, e5):
+    """`index --model OTHER` on an index with the multilingual space: the stored passages are
+    embedded anew in the English space (passages, sentences, titles), while the passages,
+    their ids and the multilingual space and sentence table stay exactly as they were."""
+    from bot.chunking import embedding_text
+    from bot.indexer import EMBEDDING_MODE
+    from bot.sentences import quotable_texts
+    from tests.conftest import FakeEmbedder
+
+    corpus, index = ml_copy
+    old = store.load(index)
+    ids = np.array(sorted(old.ids), dtype=np.int64)
+    old_ml = old.multilingual.reconstruct(ids)
+
+    def no_e5():
+        raise AssertionError("the multilingual space must not be embedded again")
+
+    other = FakeEmbedder()
+    report = sync(corpus, index, other.name, lambda: other, progress=False, multilingual_factory=no_e5)
+    assert report.wrote and report.model_switched_from == DEFAULT_MODEL and report.rebuilt_because is None
+    assert report.embedded == report.passages == len(old.passages) and report.reused == 0
+    assert report.multilingual_embedded == report.multilingual_sentences_embedded == 0
+    assert report.sentences_embedded == len(set(quotable_texts(old.passages)))
+    assert not report.added and not report.changed and len(report.unchanged) == len(FILES)
+
+    manifest = store.read_manifest(index)
+    assert manifest["model"]["name"] == other.name and manifest["model"]["dimension"] == other.dimension
+    with pytest.raises(Exception, match="was built with model"):
+        store.load(index, model=DEFAULT_MODEL)
+    data = assert_in_step(index)
+    assert [p.to_json() for p in data.passages] == [p.to_json() for p in old.passages]  # nothing re-read
+    assert np.array_equal(data.multilingual.reconstruct(ids), old_ml)
+    first = data.passages[0]
+    assert np.allclose(data.vector_store.reconstruct(np.array([first.id]))[0],
+                       other.embed_documents([embedding_text(first, EMBEDDING_MODE)])[0], atol=1e-3)
+    assert data.sentences.dimension == other.dimension and data.title_vectors.shape[1] == other.dimension
+    # the switched index answers with its new model, in both spaces
+    bot = TranscriptBot(Settings(corpus, index, other.name), embedder=other, multilingual_embedder=e5)
+    assert "railway" in bot.ask("railway from Korea through Russia to Europe").hits[0].passage.text
+    assert bot.ask(RAILWAY_RU).space == "multilingual"
+    # nothing changed since: the next run leaves it as it is
+    assert not sync(corpus, index, other.name, lambda: other, progress=False, multilingual_factory=no_e5).wrote
+
+
+def test_another_model_without_the_multilingual_space_rebuilds_the_index_whole(ml_copy):
+    from tests.conftest import FakeEmbedder
+
+    corpus, index = ml_copy
+    other = FakeEmbedder()
+    report = sync(corpus, index, other.name, lambda: other, progress=False, multilingual=False)
+    assert report.wrote and report.model_switched_from is None and "was built with model" in report.rebuilt_because
+    assert store.MULTILINGUAL not in store.read_manifest(index)
+    assert store.load(index, model=other.name).vector_store.count() == report.passages == report.embedded
+
+
 def test_crash_between_writes_leaves_both_spaces_consistent(ml_copy, embedder, e5, monkeypatch):
     corpus, index = ml_copy
     before = store.read_manifest(index)["generation"]
