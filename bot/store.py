@@ -291,8 +291,9 @@ def check_compatible(manifest: dict[str, Any], folder: Path, model: str | None, 
             f"{folder}/ has index format {manifest.get('format_version')}, this version reads {FORMAT_VERSION}; {fix}"
         )
     built_with = manifest.get("model", {}).get("name")
-    if model is not None and built_with != model:
-        raise IndexMismatch(f"{folder}/ was built with model {built_with!r}, not {model!r}; {fix} --model {_arg(model)}")
+    if model is not None and built_with != model:  # `index --model` switches it (indexer._model_switch)
+        raise IndexMismatch(f"{folder}/ was built with model {built_with!r}, not {model!r}; name no model to use "
+                            f"its own, or switch it with: {index_command(folder, corpus)} --model {_arg(model)}")
     if passage_rules is not None and manifest.get("passage_rules") != passage_rules:
         raise IndexMismatch(
             f"{folder}/ was built with passage rules {manifest.get('passage_rules')!r}, "

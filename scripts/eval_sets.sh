@@ -3,13 +3,14 @@
 # it reads the project's shared corpora, which neither the bot nor the tests need).
 #
 #   scripts/eval_sets.sh [SHARED] [WORK]      (defaults: ../shared and ../eval-work)
-#   MODEL=NAME scripts/eval_sets.sh ...        the same with another encoder (all-mpnet-base-v2
-#                                              after make install-mpnet, or a folder); its own WORK
+#   MODEL=NAME scripts/eval_sets.sh ...        the same with another encoder than the default
+#                                              all-mpnet-base-v2 (all-MiniLM-L6-v2, or a folder); its own WORK
 #
 # It lays out, outside the repository, the full 1,396-transcript Kremlin corpus (bundled 301 +
 # kremlin_extra), the 35 QMSum val meetings, and the earnings calls + podcast episodes; indexes
-# each incrementally (the first Kremlin build reuses the bundled index's vectors and takes ~30
-# minutes on two cores; later runs only embed what changed), then runs bench/ablation.py on
+# each incrementally (the first Kremlin build reuses the bundled index's vectors and embeds the
+# other 19,678 passages: about 85 minutes with the default model on two cores, about 30 with
+# MiniLM; later runs only embed what changed), then runs bench/ablation.py on
 # each set with the variants given in ABLATION (default: the defaults alone).
 set -euo pipefail
 cd "$(dirname "$0")/.."

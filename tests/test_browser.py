@@ -50,7 +50,7 @@ def app(tmp_path_factory, small_corpus, small_index, embedder):
     """The small corpus plus the hostile transcript, indexed (only the new file is embedded), served."""
     from bot.core import TranscriptBot
     from bot.indexer import sync
-    from bot.settings import DEFAULT_MODEL, Settings
+    from bot.settings import MINILM, Settings
     from bot.web import build_demo
 
     root = tmp_path_factory.mktemp("browser")
@@ -60,9 +60,9 @@ def app(tmp_path_factory, small_corpus, small_index, embedder):
     (corpus / "festival").mkdir()
     (corpus / "festival" / "festival.txt").write_text(HOSTILE_TEXT, encoding="utf-8")
     (corpus / "festival" / "manifest.jsonl").write_text(json.dumps(HOSTILE_MANIFEST) + "\n", encoding="utf-8")
-    report = sync(corpus, index, DEFAULT_MODEL, lambda: embedder, progress=False)
+    report = sync(corpus, index, MINILM, lambda: embedder, progress=False)
     assert report.added == ["festival/festival.txt"] and len(report.unchanged) == 9
-    bot = TranscriptBot(Settings(corpus, index, DEFAULT_MODEL), embedder=embedder)
+    bot = TranscriptBot(Settings(corpus, index, MINILM), embedder=embedder)
     assert any("<script>window.__pwned=1</script>" in p.text for p in bot.data.passages)  # stored verbatim
     demo = build_demo(bot)
     port = free_port()

@@ -10,7 +10,7 @@ import pytest
 
 from bot.core import AskOptions, TranscriptBot
 from bot.indexer import check, sync
-from bot.settings import DEFAULT_MODEL, Settings
+from bot.settings import MINILM, Settings
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "formats"
 
@@ -22,9 +22,9 @@ def mixed_bot(tmp_path_factory, embedder):
         if f.name != "README.md":
             shutil.copy(f, corpus / f.name)
     index = tmp_path_factory.mktemp("mixed-index")
-    report = sync(corpus, index, DEFAULT_MODEL, lambda: embedder, progress=False)
+    report = sync(corpus, index, MINILM, lambda: embedder, progress=False)
     assert not [p for p in report.problems if "skipped" in p], report.problems
-    return TranscriptBot(Settings(corpus, index, DEFAULT_MODEL), embedder=embedder), corpus
+    return TranscriptBot(Settings(corpus, index, MINILM), embedder=embedder), corpus
 
 
 CASES = [

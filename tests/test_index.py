@@ -13,7 +13,7 @@ from bot import store
 from bot.chunking import PASSAGE_RULES
 from bot.errors import BotError, IndexBusy, IndexCorrupt, IndexMismatch, IndexMissing
 from bot.indexer import sync
-from bot.settings import DEFAULT_MODEL
+from bot.settings import MINILM
 from conftest import copy_small_corpus
 
 
@@ -34,13 +34,13 @@ class CountingEmbedder:
 
 
 def _sync(corpus, index, embedder, **kw):
-    return sync(corpus, index, DEFAULT_MODEL, lambda: embedder, progress=False, **kw)
+    return sync(corpus, index, MINILM, lambda: embedder, progress=False, **kw)
 
 
 def test_index_files_are_plain_and_self_describing(small_index, small_corpus):
     manifest = json.loads((small_index / "manifest.json").read_text())
     assert manifest["format"] == "transcript-bot-index" and manifest["format_version"] == store.FORMAT_VERSION
-    assert manifest["model"] == {"name": DEFAULT_MODEL, "dimension": 384, "normalized": True, "metric": "inner_product"}
+    assert manifest["model"] == {"name": MINILM, "dimension": 384, "normalized": True, "metric": "inner_product"}
     assert len(manifest["transcripts"]) == 9 and all(len(t["fingerprint"]) == 32 for t in manifest["transcripts"].values())
     passages = [json.loads(line) for line in (small_index / manifest["files"]["passages"]["path"]).read_text().splitlines()]
     assert len(passages) == manifest["passages"]
@@ -126,7 +126,7 @@ def test_format_1_index_is_upgraded_without_embedding(tmp_path, index_copy, smal
     def no_model():
         raise AssertionError("an upgrade must not load the model")
 
-    report = sync(small_corpus, index_copy, DEFAULT_MODEL, no_model, progress=False)
+    report = sync(small_corpus, index_copy, MINILM, no_model, progress=False)
     assert report.wrote and report.embedded == 0
     upgraded, original = store.load(index_copy), store.load(small_index)
     assert upgraded.manifest["format_version"] == store.FORMAT_VERSION
@@ -144,7 +144,7 @@ def test_mismatched_model_or_format_is_refused(small_index, tmp_path):
     manifest["format_version"] = 999
     (copy / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(IndexMismatch, match="format 999"):
-        store.load(copy, model=DEFAULT_MODEL, passage_rules=PASSAGE_RULES)
+        store.load(copy, model=MINILM, passage_rules=PASSAGE_RULES)
 
 
 def test_missing_index_and_corrupt_files_are_named(tmp_path, index_copy):

@@ -22,7 +22,7 @@ from bot import store
 from bot.core import AskOptions, TranscriptBot
 from bot.errors import BadQuery, IndexCorrupt
 from bot.indexer import sync
-from bot.settings import DEFAULT_MODEL, Settings
+from bot.settings import DEFAULT_MODEL, MINILM, Settings
 from tests.conftest import copy_small_corpus
 
 REPO = Path(__file__).resolve().parent.parent
@@ -50,7 +50,7 @@ def ml_built(tmp_path_factory, embedder, e5):
     root = tmp_path_factory.mktemp("ml")
     corpus = copy_small_corpus(root / "corpus", FILES)
     index = root / "index"
-    report = sync(corpus, index, DEFAULT_MODEL, lambda: embedder, progress=False, multilingual=True,
+    report = sync(corpus, index, MINILM, lambda: embedder, progress=False, multilingual=True,
                   multilingual_factory=lambda: e5)
     assert report.multilingual and report.multilingual_embedded == report.passages
     return corpus, index
@@ -66,7 +66,7 @@ def ml_copy(tmp_path, ml_built):
 
 
 def _bot(corpus: Path, index: Path, embedder, e5) -> TranscriptBot:
-    return TranscriptBot(Settings(corpus, index, DEFAULT_MODEL), embedder=embedder, multilingual_embedder=e5)
+    return TranscriptBot(Settings(corpus, index, MINILM), embedder=embedder, multilingual_embedder=e5)
 
 
 def _ids(faiss_index) -> np.ndarray:
@@ -106,9 +106,9 @@ def test_english_question_stays_in_the_english_space(ml_built, embedder, e5):
 
 def test_russian_question_without_the_space_abstains_with_the_reason(ml_copy, embedder):
     corpus, index = ml_copy
-    report = sync(corpus, index, DEFAULT_MODEL, lambda: embedder, progress=False, multilingual=False)
+    report = sync(corpus, index, MINILM, lambda: embedder, progress=False, multilingual=False)
     assert report.wrote and report.embedded == 0 and not report.multilingual
-    bot = TranscriptBot(Settings(corpus, index, DEFAULT_MODEL), embedder=embedder)
+    bot = TranscriptBot(Settings(corpus, index, MINILM), embedder=embedder)
     answer = bot.ask(RAILWAY_RU)
     assert answer.abstained and answer.hits == [] and answer.space is None and answer.language == "ru"
     reason = answer.understood["abstention_reason"]
@@ -125,13 +125,13 @@ def test_russian_question_without_the_space_abstains_with_the_reason(ml_copy, em
 def test_flag_is_kept_by_later_runs_and_dropped_on_request(ml_copy, embedder, e5):
     corpus, index = ml_copy
     before = store.read_manifest(index)["generation"]
-    report = sync(corpus, index, DEFAULT_MODEL, lambda: embedder, progress=False)
+    report = sync(corpus, index, MINILM, lambda: embedder, progress=False)
     assert not report.wrote and report.multilingual  # nothing changed: left as it is
-    report = sync(corpus, index, DEFAULT_MODEL, lambda: embedder, full=True, progress=False,
+    report = sync(corpus, index, MINILM, lambda: embedder, full=True, progress=False,
                   multilingual_factory=lambda: e5)
     assert report.wrote and report.multilingual  # a full rebuild keeps the space too
     assert_in_step(index)
-    report = sync(corpus, index, DEFAULT_MODEL, lambda: embedder, progress=False, multilingual=False)
+    report = sync(corpus, index, MINILM, lambda: embedder, progress=False, multilingual=False)
     manifest = store.read_manifest(index)
     assert manifest["generation"] == before + 2 and store.MULTILINGUAL not in manifest
     assert store.MULTILINGUAL not in manifest["files"] and store.load(index).multilingual is None
@@ -148,7 +148,7 @@ def test_an_index_from_before_the_multilingual_sentence_table_gets_it_without_re
     del manifest[store.ML_SENTENCES], manifest["files"][store.ML_SENTENCES]
     store.manifest_path(index).write_text(json.dumps(manifest), encoding="utf-8")
     assert store.load(index).multilingual_sentences is None
-    report = sync(corpus, index, DEFAULT_MODEL, lambda: embedder, progress=False, multilingual_factory=lambda: e5)
+    report = sync(corpus, index, MINILM, lambda: embedder, progress=False, multilingual_factory=lambda: e5)
     assert report.wrote and report.embedded == report.multilingual_embedded == report.sentences_embedded == 0
     assert report.multilingual_sentences_embedded == count > 0
     assert_in_step(index)
@@ -167,7 +167,7 @@ def test_incremental_update_keeps_the_spaces_in_step(ml_copy, embedder, e5):
     path.write_text(text.replace(paragraph, paragraph + " This sentence was added."), encoding="utf-8")
     shutil.copy(REPO / "corpus" / "kremlin" / EXTRA, folder / EXTRA)
     (folder / FILES[3]).unlink()
-    report = sync(corpus, index, DEFAULT_MODEL, lambda: embedder, progress=False, multilingual_factory=lambda: e5)
+    report = sync(corpus, index, MINILM, lambda: embedder, progress=False, multilingual_factory=lambda: e5)
     assert report.added == [f"kremlin/{EXTRA}"] and report.changed == [f"kremlin/{FILES[1]}"]
     assert report.removed == [f"kremlin/{FILES[3]}"]
     # only the changed passages were embedded, in both spaces alike
@@ -198,7 +198,7 @@ def test_another_model_re_embeds_the_english_space_and_keeps_the_multilingual_on
 
     other = FakeEmbedder()
     report = sync(corpus, index, other.name, lambda: other, progress=False, multilingual_factory=no_e5)
-    assert report.wrote and report.model_switched_from == DEFAULT_MODEL and report.rebuilt_because is None
+    assert report.wrote and report.model_switched_from == MINILM and report.rebuilt_because is None
     assert report.embedded == report.passages == len(old.passages) and report.reused == 0
     assert report.multilingual_embedded == report.multilingual_sentences_embedded == 0
     assert report.sentences_embedded == len(set(quotable_texts(old.passages)))
@@ -207,7 +207,7 @@ def test_another_model_re_embeds_the_english_space_and_keeps_the_multilingual_on
     manifest = store.read_manifest(index)
     assert manifest["model"]["name"] == other.name and manifest["model"]["dimension"] == other.dimension
     with pytest.raises(Exception, match="was built with model"):
-        store.load(index, model=DEFAULT_MODEL)
+        store.load(index, model=MINILM)
     data = assert_in_step(index)
     assert [p.to_json() for p in data.passages] == [p.to_json() for p in old.passages]  # nothing re-read
     assert np.array_equal(data.multilingual.reconstruct(ids), old_ml)
@@ -247,7 +247,7 @@ def test_crash_between_writes_leaves_both_spaces_consistent(ml_copy, embedder, e
 
     monkeypatch.setattr(store, "_write_file", crash_on_multilingual)
     with pytest.raises(OSError, match="simulated crash"):
-        sync(corpus, index, DEFAULT_MODEL, lambda: embedder, progress=False, multilingual_factory=lambda: e5)
+        sync(corpus, index, MINILM, lambda: embedder, progress=False, multilingual_factory=lambda: e5)
     # the first space's new file is on disk, but the manifest still names the old generation
     assert any(index.glob(f"vectors.{before + 1:06d}.faiss"))
     assert store.read_manifest(index)["generation"] == before
@@ -260,11 +260,11 @@ def test_crash_between_writes_leaves_both_spaces_consistent(ml_copy, embedder, e
 
     monkeypatch.setattr(e5, "embed_documents", crash_in_e5)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        sync(corpus, index, DEFAULT_MODEL, lambda: embedder, progress=False, multilingual_factory=lambda: e5)
+        sync(corpus, index, MINILM, lambda: embedder, progress=False, multilingual_factory=lambda: e5)
     assert store.read_manifest(index)["generation"] == before
     assert_in_step(index)
     monkeypatch.undo()
-    report = sync(corpus, index, DEFAULT_MODEL, lambda: embedder, progress=False, multilingual_factory=lambda: e5)
+    report = sync(corpus, index, MINILM, lambda: embedder, progress=False, multilingual_factory=lambda: e5)
     assert report.added == [f"kremlin/{EXTRA}"] and report.multilingual_embedded == report.embedded > 0
     data = assert_in_step(index)
     assert data.generation == before + 1 and any(Path(p.transcript).name == EXTRA for p in data.passages)
@@ -344,17 +344,17 @@ def test_a_long_batch_is_shared_among_worker_processes(e5):
     assert float(together[0] @ together[63]) < 0.9999  # rows are not all the same
 
 
-def test_the_bundled_index_ships_the_multilingual_space_and_answers_russian(embedder, e5):
+def test_the_bundled_index_ships_the_multilingual_space_and_answers_russian(default_embedder, e5):
     """The committed index has both spaces (same ids) and the sentence table, and the Russian
     dev questions (eval/dev-questions-ru.jsonl, our translations) find their answers over the
     bundled corpus about as often as the English originals (measured 0.857 and 0.821 Hit@5)."""
     from bot.evaluation import evaluate, load_questions
     from bot.sentences import quotable_texts
 
-    data = store.load(REPO / "index", corpus=REPO / "corpus")
+    data = store.load(REPO / "index", model=DEFAULT_MODEL, corpus=REPO / "corpus")  # built with the default model
     assert data.multilingual is not None and np.array_equal(_ids(data.vectors), _ids(data.multilingual.index))
     assert data.sentences is not None and data.sentences.has(quotable_texts(data.passages[:500])).all()
-    bot = TranscriptBot(Settings(REPO / "corpus", REPO / "index", DEFAULT_MODEL), embedder=embedder,
+    bot = TranscriptBot(Settings(REPO / "corpus", REPO / "index", DEFAULT_MODEL), embedder=default_embedder,
                         multilingual_embedder=e5)
     assert data.multilingual_sentences is not None and data.multilingual_sentences.has(quotable_texts(data.passages)).all()
     answer = bot.ask("Что Путин сказал о железной дороге в Европу?", AskOptions(k=5))

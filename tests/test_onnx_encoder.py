@@ -15,7 +15,7 @@ import pytest
 
 from bot import onnx_encoder
 from bot.embedding import load_query_embedder, resolve_model_path
-from bot.settings import DEFAULT_MODEL, Settings
+from bot.settings import MINILM, Settings
 
 REPO = Path(__file__).resolve().parent.parent
 QUESTIONS = [json.loads(line)["question"] for line in (REPO / "eval" / "dev-questions.jsonl").open(encoding="utf-8")]
@@ -43,8 +43,8 @@ def test_export_finds_the_same_top_ten(onnx_export, embedder, small_bot):
 
 
 def test_auto_uses_a_verified_export_and_replaces_a_broken_one(tmp_path, embedder, small_corpus, small_index):
-    settings = Settings(small_corpus, small_index, DEFAULT_MODEL, encoder="auto", cache=tmp_path)
-    target = onnx_encoder.export_dir(DEFAULT_MODEL, resolve_model_path(DEFAULT_MODEL), tmp_path / "encoders")
+    settings = Settings(small_corpus, small_index, MINILM, encoder="auto", cache=tmp_path)
+    target = onnx_encoder.export_dir(MINILM, resolve_model_path(MINILM), tmp_path / "encoders")
     target.mkdir(parents=True)
     (target / "encoder.json").write_text("{not json", encoding="utf-8")  # a broken export
     assert not onnx_encoder.is_verified(target)
@@ -55,7 +55,7 @@ def test_auto_uses_a_verified_export_and_replaces_a_broken_one(tmp_path, embedde
 
 
 def test_torch_setting_never_uses_the_export(tmp_path, onnx_export, embedder, small_corpus, small_index):
-    settings = Settings(small_corpus, small_index, DEFAULT_MODEL, encoder="torch", cache=onnx_export.parent.parent)
+    settings = Settings(small_corpus, small_index, MINILM, encoder="torch", cache=onnx_export.parent.parent)
     assert load_query_embedder(settings, loaded=embedder) is embedder
 
 
@@ -66,7 +66,7 @@ def test_an_unverified_export_is_not_used(tmp_path, onnx_export, small_corpus, s
     meta["verification"]["min_cosine"] = 0.5  # as if torch and the export had disagreed
     (copy / "encoder.json").write_text(json.dumps(meta))
     assert not onnx_encoder.is_verified(copy)
-    settings = Settings(small_corpus, small_index, DEFAULT_MODEL, encoder="auto", cache=tmp_path)
+    settings = Settings(small_corpus, small_index, MINILM, encoder="auto", cache=tmp_path)
     chosen = load_query_embedder(settings, loaded=embedder)  # re-exports from the loaded model
     assert isinstance(chosen, onnx_encoder.OnnxEmbedder) and onnx_encoder.is_verified(copy)
 
@@ -111,7 +111,7 @@ def test_a_model_whose_tokenizer_gives_no_token_type_ids_is_exported_too(tmp_pat
     from transformers import AutoTokenizer, MPNetConfig, MPNetModel
 
     folder = tmp_path / "tiny-mpnet"
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(DEFAULT_MODEL),
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(MINILM),
                                               model_input_names=["input_ids", "attention_mask"])
     assert "token_type_ids" not in tokenizer("a b")
     MPNetModel(MPNetConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,

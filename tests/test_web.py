@@ -113,9 +113,9 @@ def test_abstention_is_said_plainly_with_closest_passages(small_corpus, small_in
 
 
 def small_bot_settings(corpus, index):
-    from bot.settings import DEFAULT_MODEL, Settings
+    from bot.settings import MINILM, Settings
 
-    return Settings(corpus, index, DEFAULT_MODEL)
+    return Settings(corpus, index, MINILM)
 
 
 def test_speaker_filter_takes_several_people(small_bot):

@@ -40,14 +40,14 @@ require_chromium()
 def served(tmp_path_factory, small_corpus, small_index, embedder):
     """The bot and the url of a server with an editor and a reader login, over a private corpus+index copy."""
     from bot.core import TranscriptBot
-    from bot.settings import DEFAULT_MODEL, Settings, resolve_access
+    from bot.settings import MINILM, Settings, resolve_access
     from bot.web import build_demo, launch
 
     root = tmp_path_factory.mktemp("desk")
     corpus, index = root / "corpus", root / "index"
     shutil.copytree(small_corpus, corpus)
     shutil.copytree(small_index, index)
-    bot = TranscriptBot(Settings(corpus, index, DEFAULT_MODEL), embedder=embedder)
+    bot = TranscriptBot(Settings(corpus, index, MINILM), embedder=embedder)
     access = resolve_access("127.0.0.1", [f"{EDITOR[0]}:{EDITOR[1]}:editor", f"{READER[0]}:{READER[1]}"])
     demo = build_demo(bot, access=access)
     port = free_port()

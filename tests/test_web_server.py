@@ -95,7 +95,7 @@ def test_serve_brings_a_stale_index_up_to_date_first(tmp_path, small_corpus, ind
     import shutil
     import urllib.request
 
-    from bot.settings import DEFAULT_MODEL, Settings
+    from bot.settings import MINILM, Settings
     from bot.web import serve
 
     corpus = tmp_path / "corpus"
@@ -103,7 +103,7 @@ def test_serve_brings_a_stale_index_up_to_date_first(tmp_path, small_corpus, ind
     gone = sorted((corpus / "kremlin").glob("2010-10-15_*.txt"))[0]
     gone.unlink()
     demo = serve(
-        Settings(corpus, index_copy, DEFAULT_MODEL), port=free_port(), prevent_thread_lock=True, embedder=embedder
+        Settings(corpus, index_copy, MINILM), port=free_port(), prevent_thread_lock=True, embedder=embedder
     )
     try:
         out = capsys.readouterr().out
@@ -113,7 +113,7 @@ def test_serve_brings_a_stale_index_up_to_date_first(tmp_path, small_corpus, ind
     finally:
         demo.close()
     demo = serve(
-        Settings(corpus, index_copy, DEFAULT_MODEL), port=free_port(), prevent_thread_lock=True, embedder=embedder
+        Settings(corpus, index_copy, MINILM), port=free_port(), prevent_thread_lock=True, embedder=embedder
     )
     demo.close()
     assert "is up to date" in capsys.readouterr().out
@@ -197,3 +197,45 @@ def test_serve_on_a_damaged_index_reports_the_damage_only(tmp_path, small_corpus
     assert proc.returncode == 1 and out == ""  # nothing claims the index is up to date
     assert err.strip() == (f"error: {vectors}: index file is truncated or altered (checksum mismatch); rebuild with: "
                            f"transcript-bot index --full --index {index_copy} --corpus {small_corpus}")
+
+
+def test_make_run_serves_the_bundled_corpus_with_the_default_model(tmp_path):
+    """`make run`'s command, as a newcomer runs it: `python app.py` in the repository, no model,
+    corpus or index named. The committed index is verified up to date (not rebuilt), asked with
+    the model it was built with (the default, all-mpnet-base-v2), and answers with a citation."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from gradio_client import Client
+
+    from bot.settings import DEFAULT_MODEL
+
+    repo = Path(__file__).resolve().parent.parent
+    manifest = json.loads((repo / "index" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["model"]["name"] == DEFAULT_MODEL
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRANSCRIPT_BOT_") or k == "TRANSCRIPT_BOT_CACHE"}
+    port = free_port()
+    log_path = tmp_path / "server.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], stdout=subprocess.PIPE, stderr=log,
+                                text=True, cwd=repo, env={**env, "HF_HUB_OFFLINE": "1"})
+        try:
+            lines = []
+            while not any("web chat:" in line for line in lines):
+                line = proc.stdout.readline()
+                assert line, f"server ended: {lines} {log_path.read_text()}"
+                lines.append(line)
+            assert any("is up to date" in line for line in lines), lines
+            got = Client(f"http://127.0.0.1:{port}/", verbose=False).predict(
+                "What did Putin say about a railway from Korea to Europe?", 3, api_name="/ask")
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=60)
+    assert not got["abstained"] and got["space"] == "english"
+    top = got["hits"][0]
+    assert top["transcript"].endswith("24172_replies-to-russian-journalists-questions-about-talks-with-kim-jong-il.txt")
+    assert "railway" in top["text"].lower() and top["url"] == "http://en.kremlin.ru/events/president/transcripts/24172"
+    assert "Traceback" not in log_path.read_text()
