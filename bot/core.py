@@ -273,8 +273,9 @@ class TranscriptBot:
         return answer
 
     def _calibrated(self, data: store.IndexData) -> RetrievalConfig:
-        """The configuration with the knobs it leaves open (cosine thresholds, keyword weight) set
-        to the index's model's (`calibration`): cosines mean different things to different encoders."""
+        """The configuration with the knobs it leaves open (cosine thresholds, keyword weight,
+        short-reply length) set to the index's model's (`calibration`): cosines mean different
+        things to different encoders."""
         return self.config.for_model(data.manifest["model"]["name"])
 
     def _multilingual_retriever(self, data: store.IndexData, across: bool = True) -> Retriever:
@@ -283,10 +284,12 @@ class TranscriptBot:
         meaning there); over transcripts all in the question's own language it has its usual weight,
         since there its stemmed words are that language's (Russian fixtures: Hit@5 1.0 with, 0.9 without)."""
         # Within one language, e5's own keyword weight: the configuration's, else the one measured
-        # for a model without a calibration of its own (1.0, Russian fixtures), not the English model's.
-        weight = self.config.multilingual_keyword_weight if across else \
-            self.config.for_model(MULTILINGUAL_MODEL).keyword_weight
-        return Retriever(data, replace(self.config, keyword_weight=weight), vectors=data.multilingual)
+        # for a model without a calibration of its own (1.0, Russian fixtures), not the English
+        # model's; e5's short-reply length likewise (12 words).
+        own = self.config.for_model(MULTILINGUAL_MODEL)
+        weight = self.config.multilingual_keyword_weight if across else own.keyword_weight
+        return Retriever(data, replace(self.config, keyword_weight=weight, short_words=own.short_words),
+                         vectors=data.multilingual)
 
     def _cannot_serve(self, question: str, language: Detected, understood: dict[str, Any],
                       data: store.IndexData) -> Answer:
@@ -396,8 +399,9 @@ class TranscriptBot:
         cfg = self._calibrated(data)
         strong, good = ((cfg.strong_similarity, cfg.good_similarity) if english or by_keyword
                         else (cfg.multilingual_strong_similarity, cfg.multilingual_good_similarity))
+        short_words = cfg.short_words if english or by_keyword else self.config.for_model(MULTILINGUAL_MODEL).short_words
         labels = ranked_labels([s.dense for s in found], [word_count(s.passage.text) for s in found],
-                               strong, good, self.config.short_words)
+                               strong, good, short_words)
         hits = [
             Hit(rank=i + 1, passage=s.passage, score=s.score, similarity=s.dense, keyword=s.keyword,
                 relevance=label)

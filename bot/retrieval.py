@@ -69,7 +69,8 @@ class RetrievalConfig:
     # 0.7, not 0.4: with the date rule above, an 8-word "Thank you. * * * Part 2, Kaliningrad,
     # March 2, 2018" was a bundled top-1 hit; from 0.7 up no top-1 hit of the three sets is under
     # 12 words, and nothing else moves but bundled Hit@1 +0.018 (session 13).
-    short_words: int = 12
+    # None: the index's model's (`calibration`; all-MiniLM-L6-v2 12, all-mpnet-base-v2 16).
+    short_words: int | None = None
     short_penalty: float = 0.7
     question_penalty: float = 0.15  # a question that the next turn answers is not an answer itself
     # Share of a passage's best sentence's cosine (the sentence table, `sentences`) added to its
@@ -147,14 +148,15 @@ class RetrievalConfig:
 
     def for_model(self, model: str) -> RetrievalConfig:
         """This configuration with every knob left as None (the cosine thresholds, the keyword
-        weight) set to the model's own (`calibration.for_model`; ``model`` as the index manifest
+        weight, the short-reply length) set to the model's own (`calibration.for_model`; ``model`` as the index manifest
         names it)."""
         measured, _ = calibration.for_model(model)
         unset = {name: getattr(measured, name) for name in CALIBRATED if getattr(self, name) is None}
         return replace(self, **unset) if unset else self
 
 
-CALIBRATED = ("abstain_below", "abstain_below_if_unknown", "strong_similarity", "good_similarity", "keyword_weight")
+CALIBRATED = ("abstain_below", "abstain_below_if_unknown", "strong_similarity", "good_similarity", "keyword_weight",
+              "short_words")
 
 
 @dataclass

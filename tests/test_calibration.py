@@ -31,7 +31,8 @@ def test_a_model_is_known_by_its_name_whatever_folder_or_owner_it_comes_from():
 def test_a_threshold_the_configuration_leaves_open_is_the_model_s_and_a_set_one_is_kept():
     filled = RetrievalConfig().for_model("all-MiniLM-L6-v2")
     assert (filled.abstain_below, filled.abstain_below_if_unknown, filled.strong_similarity,
-            filled.good_similarity, filled.keyword_weight) == (0.35, 0.5, 0.55, 0.40, 1.0)
+            filled.good_similarity, filled.keyword_weight, filled.short_words) == (0.35, 0.5, 0.55, 0.40, 1.0, 12)
+    assert RetrievalConfig().for_model("all-mpnet-base-v2").short_words == 16
     assert RetrievalConfig(abstain_below=0.9).for_model("all-MiniLM-L6-v2").abstain_below == 0.9
 
 
@@ -56,7 +57,7 @@ def test_the_bot_abstains_and_labels_on_its_index_s_model_s_scale(tmp_path, monk
     answer = bot.ask(QUESTION, AskOptions(k=3))
     assert not answer.abstained and answer.hits[0].relevance == "strong"
     strict = calibration.Calibration(abstain_below=0.999, abstain_below_if_unknown=0.999, strong_similarity=0.9999,
-                                     good_similarity=0.9995, keyword_weight=1.0)
+                                     good_similarity=0.9995, keyword_weight=1.0, short_words=12)
     monkeypatch.setitem(calibration.KNOWN, FakeEmbedder.name, strict)
     answer = bot.ask(QUESTION, AskOptions(k=3))
     assert answer.abstained and {h.relevance for h in answer.hits} == {"weak"}
@@ -93,7 +94,24 @@ def test_bm25_weighs_in_the_fusion_what_the_index_s_model_s_calibration_says(tmp
 
     default = scores(fake_bot(tmp_path, TINY_TRANSCRIPTS))
     monkeypatch.setitem(calibration.KNOWN, FakeEmbedder.name,
-                        calibration.Calibration(0.35, 0.5, 0.55, 0.40, keyword_weight=0.0))
+                        calibration.Calibration(0.35, 0.5, 0.55, 0.40, keyword_weight=0.0, short_words=12))
     by_model = scores(fake_bot(tmp_path, TINY_TRANSCRIPTS))
     set_here = scores(fake_bot(tmp_path, TINY_TRANSCRIPTS, config=RetrievalConfig(keyword_weight=0.0)))
     assert by_model == set_here != default
+
+
+def test_a_short_reply_is_discounted_up_to_the_index_s_model_s_length(tmp_path, monkeypatch):
+    """The model's short-reply length reaches the ranking as if the configuration had set it:
+    "That is right." (3 words) loses its discount when the model's length is 3 words."""
+    from conftest import TINY_TRANSCRIPTS, FakeEmbedder, fake_bot
+
+    def scores(bot):
+        return {h.passage.text: round(h.score, 6) for h in bot.ask(QUESTION, AskOptions(k=10)).hits}
+
+    default = scores(fake_bot(tmp_path, TINY_TRANSCRIPTS))
+    monkeypatch.setitem(calibration.KNOWN, FakeEmbedder.name,
+                        calibration.Calibration(0.35, 0.5, 0.55, 0.40, keyword_weight=1.0, short_words=3))
+    by_model = scores(fake_bot(tmp_path, TINY_TRANSCRIPTS))
+    set_here = scores(fake_bot(tmp_path, TINY_TRANSCRIPTS, config=RetrievalConfig(short_words=3)))
+    assert by_model == set_here
+    assert by_model["That is right."] > default["That is right."]
