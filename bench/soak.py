@@ -122,14 +122,13 @@ class _Writer(threading.Thread):
 
     def run(self) -> None:
         from bot.indexer import sync
-        from bot.settings import DEFAULT_MODEL
 
         n = 0
         while time.monotonic() < self.deadline:
             started = time.perf_counter()
             try:
                 self._step(n)
-                sync(self.corpus, self.index, DEFAULT_MODEL, lambda: self.embedder, progress=False, warn=lambda _: None)
+                sync(self.corpus, self.index, self.embedder.name, lambda: self.embedder, progress=False, warn=lambda _: None)
                 generation, pairs = _generation_passages(self.index)
                 self.snapshots[generation] = pairs
                 self.syncs += 1
@@ -166,9 +165,8 @@ def _equal_to_fresh_build(corpus: Path, index: Path, fresh: Path, embedder) -> l
     """Differences between ``index`` and a full build of ``corpus`` into ``fresh`` (none: equal)."""
     from bot import store
     from bot.indexer import sync
-    from bot.settings import DEFAULT_MODEL
 
-    sync(corpus, fresh, DEFAULT_MODEL, lambda: embedder, full=True, progress=False, warn=lambda _: None)
+    sync(corpus, fresh, embedder.name, lambda: embedder, full=True, progress=False, warn=lambda _: None)
     a, b = store.load(index), store.load(fresh)
     problems = []
     key = lambda p: (p.transcript, p.turn, p.part, p.speaker, p.text, p.context)  # noqa: E731
@@ -190,14 +188,13 @@ def run_soak(work: Path, embedder, seconds: float = 60, clients: int = 10, every
              transcripts: int = 12) -> dict[str, Any]:
     """Run the soak in ``work`` (a fresh folder) and return its counts and verdicts."""
     from bot.indexer import sync
-    from bot.settings import DEFAULT_MODEL
 
     corpus, index = work / "corpus", work / "index"
     source = sorted((REPO / "corpus" / "kremlin").glob("*.txt"))[:transcripts]
     (corpus / "kremlin").mkdir(parents=True)
     for path in source:
         shutil.copy(path, corpus / "kremlin" / path.name)
-    sync(corpus, index, DEFAULT_MODEL, lambda: embedder, progress=False, warn=lambda _: None)
+    sync(corpus, index, embedder.name, lambda: embedder, progress=False, warn=lambda _: None)
     snapshots: dict[int, Snapshot] = {}
     generation, pairs = _generation_passages(index)
     snapshots[generation] = pairs

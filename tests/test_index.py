@@ -136,7 +136,7 @@ def test_format_1_index_is_upgraded_without_embedding(tmp_path, index_copy, smal
 
 
 def test_mismatched_model_or_format_is_refused(small_index, tmp_path):
-    with pytest.raises(IndexMismatch, match="built with model 'all-MiniLM-L6-v2', not 'other-model'.*--full"):
+    with pytest.raises(IndexMismatch, match="built with model 'all-MiniLM-L6-v2', not 'other-model'; name no model to use its own, or switch it with: .*--model other-model"):
         store.load(small_index, model="other-model")
     copy = tmp_path / "ix"
     shutil.copytree(small_index, copy)
