@@ -154,6 +154,16 @@ def _serve(args: list[str], log) -> "subprocess.Popen[str]":
                             cwd=Path(__file__).resolve().parent.parent, env={**os.environ, "HF_HUB_OFFLINE": "1"})
 
 
+def _until_serving(proc: "subprocess.Popen[str]", log_path) -> list[str]:
+    """The server's output lines up to the one that gives the chat's address."""
+    lines: list[str] = []
+    while not any("web chat:" in line for line in lines):
+        line = proc.stdout.readline()
+        assert line, f"server ended: {lines} {log_path.read_text()}"
+        lines.append(line)
+    return lines
+
+
 def test_transcript_bot_serve_logs_a_refused_request_in_one_line(tmp_path, small_corpus, small_index):
     import signal
 
@@ -165,12 +175,7 @@ def test_transcript_bot_serve_logs_a_refused_request_in_one_line(tmp_path, small
     with log_path.open("w") as log:
         proc = _serve(["--port", str(port), "--corpus", str(small_corpus), "--index", str(small_index)], log)
         try:
-            lines = []
-            while not any("web chat:" in line for line in lines):
-                line = proc.stdout.readline()
-                assert line, f"server ended: {lines} {log_path.read_text()}"
-                lines.append(line)
-            assert any("is up to date" in line for line in lines)
+            assert any("is up to date" in line for line in _until_serving(proc, log_path))
             client = Client(f"http://127.0.0.1:{port}/", verbose=False)
             with pytest.raises(AppError, match=r"^k \(number of passages\) must be between 1 and 100, not 0$"):
                 client.predict("gas prices", 0, api_name="/ask")
@@ -223,11 +228,7 @@ def test_make_run_serves_the_bundled_corpus_with_the_default_model(tmp_path):
         proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], stdout=subprocess.PIPE, stderr=log,
                                 text=True, cwd=repo, env={**env, "HF_HUB_OFFLINE": "1"})
         try:
-            lines = []
-            while not any("web chat:" in line for line in lines):
-                line = proc.stdout.readline()
-                assert line, f"server ended: {lines} {log_path.read_text()}"
-                lines.append(line)
+            lines = _until_serving(proc, log_path)
             assert any("is up to date" in line for line in lines), lines
             got = Client(f"http://127.0.0.1:{port}/", verbose=False).predict(
                 "What did Putin say about a railway from Korea to Europe?", 3, api_name="/ask")
