@@ -285,11 +285,10 @@ class TranscriptBot:
         since there its stemmed words are that language's (Russian fixtures: Hit@5 1.0 with, 0.9 without)."""
         # Within one language, e5's own keyword weight: the configuration's, else the one measured
         # for a model without a calibration of its own (1.0, Russian fixtures), not the English
-        # model's; e5's short-reply length likewise (12 words).
+        # model's; the other knobs a model calibrates likewise e5's (MiniLM's values).
         own = self.config.for_model(MULTILINGUAL_MODEL)
         weight = self.config.multilingual_keyword_weight if across else own.keyword_weight
-        return Retriever(data, replace(self.config, keyword_weight=weight, short_words=own.short_words),
-                         vectors=data.multilingual)
+        return Retriever(data, replace(own, keyword_weight=weight), vectors=data.multilingual)
 
     def _cannot_serve(self, question: str, language: Detected, understood: dict[str, Any],
                       data: store.IndexData) -> Answer:
@@ -338,7 +337,7 @@ class TranscriptBot:
         When the question names dates (``boosts.dates``), a dated transcript outside all of them
         keeps only `title_date_mismatch` of its match: "the June 2018 interview" is not a 2016 one.
         Returns the match (0..1) of the transcripts it boosted."""
-        cfg = self.config
+        cfg = self._calibrated(data)
         if cfg.title_boost <= 0:
             return {}
         rels, kw = data.transcript_names, data.title_keyword

@@ -52,7 +52,9 @@ class RetrievalConfig:
     transcript_boost: float = 0.3  # follow-ups: the transcript(s) the conversation was about
     followup_weight: float = 0.25  # how much of the previous question's vector a follow-up keeps
     followup_keyword: bool = True  # add the previous question's words to the keyword query
-    title_boost: float = 0.3  # transcripts whose title matches the question (the event it names)
+    # transcripts whose title matches the question (the event it names); None: the model's
+    # (`calibration`; MiniLM 0.3, mpnet 0.2)
+    title_boost: float | None = None
     title_power: float = 2.0
     title_keyword: float = 0.5
     # A question that names a date ("in the June 2018 interview", "the 2020 protests") names an
@@ -100,7 +102,9 @@ class RetrievalConfig:
     # the later transcripts of a long set short; QMSum +1 question at Hit@5 and Hit@10, 2 fewer
     # false abstentions; Kremlin and calls unchanged: docs/RETRIEVAL.md, session 9).
     focus_pool: int = 3000
-    about_transcripts: int = 5  # the transcripts of the first pass's best passages whose passages all compete
+    # the transcripts of the first pass's best passages whose passages all compete; None: the
+    # model's (`calibration`; MiniLM 5, mpnet 8)
+    about_transcripts: int | None = None
     about_weight: float = 1.0  # a passage gains this share of its transcript's best score (relative)
     # When the question names no transcript by its title (no event stage), the about stage's
     # transcripts are chosen, and their passages gain, by their best passage mixed with this
@@ -148,7 +152,7 @@ class RetrievalConfig:
 
     def for_model(self, model: str) -> RetrievalConfig:
         """This configuration with every knob left as None (the cosine thresholds, the keyword
-        weight, the short-reply length) set to the model's own (`calibration.for_model`; ``model`` as the index manifest
+        and title weights, the short-reply length, the about stage's breadth) set to the model's own (`calibration.for_model`; ``model`` as the index manifest
         names it)."""
         measured, _ = calibration.for_model(model)
         unset = {name: getattr(measured, name) for name in CALIBRATED if getattr(self, name) is None}
@@ -156,7 +160,7 @@ class RetrievalConfig:
 
 
 CALIBRATED = ("abstain_below", "abstain_below_if_unknown", "strong_similarity", "good_similarity", "keyword_weight",
-              "short_words")
+              "short_words", "title_boost", "about_transcripts")
 
 
 @dataclass

@@ -31,8 +31,10 @@ def test_a_model_is_known_by_its_name_whatever_folder_or_owner_it_comes_from():
 def test_a_threshold_the_configuration_leaves_open_is_the_model_s_and_a_set_one_is_kept():
     filled = RetrievalConfig().for_model("all-MiniLM-L6-v2")
     assert (filled.abstain_below, filled.abstain_below_if_unknown, filled.strong_similarity,
-            filled.good_similarity, filled.keyword_weight, filled.short_words) == (0.35, 0.5, 0.55, 0.40, 1.0, 12)
-    assert RetrievalConfig().for_model("all-mpnet-base-v2").short_words == 16
+            filled.good_similarity, filled.keyword_weight, filled.short_words, filled.title_boost,
+            filled.about_transcripts) == (0.35, 0.5, 0.55, 0.40, 1.0, 12, 0.3, 5)
+    mpnet = RetrievalConfig().for_model("all-mpnet-base-v2")
+    assert (mpnet.keyword_weight, mpnet.short_words, mpnet.title_boost, mpnet.about_transcripts) == (0.5, 16, 0.2, 8)
     assert RetrievalConfig(abstain_below=0.9).for_model("all-MiniLM-L6-v2").abstain_below == 0.9
 
 
@@ -57,7 +59,8 @@ def test_the_bot_abstains_and_labels_on_its_index_s_model_s_scale(tmp_path, monk
     answer = bot.ask(QUESTION, AskOptions(k=3))
     assert not answer.abstained and answer.hits[0].relevance == "strong"
     strict = calibration.Calibration(abstain_below=0.999, abstain_below_if_unknown=0.999, strong_similarity=0.9999,
-                                     good_similarity=0.9995, keyword_weight=1.0, short_words=12)
+                                     good_similarity=0.9995, keyword_weight=1.0, short_words=12, title_boost=0.3,
+                                     about_transcripts=5)
     monkeypatch.setitem(calibration.KNOWN, FakeEmbedder.name, strict)
     answer = bot.ask(QUESTION, AskOptions(k=3))
     assert answer.abstained and {h.relevance for h in answer.hits} == {"weak"}
@@ -94,7 +97,8 @@ def test_bm25_weighs_in_the_fusion_what_the_index_s_model_s_calibration_says(tmp
 
     default = scores(fake_bot(tmp_path, TINY_TRANSCRIPTS))
     monkeypatch.setitem(calibration.KNOWN, FakeEmbedder.name,
-                        calibration.Calibration(0.35, 0.5, 0.55, 0.40, keyword_weight=0.0, short_words=12))
+                        calibration.Calibration(0.35, 0.5, 0.55, 0.40, keyword_weight=0.0, short_words=12,
+                                                                title_boost=0.3, about_transcripts=5))
     by_model = scores(fake_bot(tmp_path, TINY_TRANSCRIPTS))
     set_here = scores(fake_bot(tmp_path, TINY_TRANSCRIPTS, config=RetrievalConfig(keyword_weight=0.0)))
     assert by_model == set_here != default
@@ -110,8 +114,27 @@ def test_a_short_reply_is_discounted_up_to_the_index_s_model_s_length(tmp_path, 
 
     default = scores(fake_bot(tmp_path, TINY_TRANSCRIPTS))
     monkeypatch.setitem(calibration.KNOWN, FakeEmbedder.name,
-                        calibration.Calibration(0.35, 0.5, 0.55, 0.40, keyword_weight=1.0, short_words=3))
+                        calibration.Calibration(0.35, 0.5, 0.55, 0.40, keyword_weight=1.0, short_words=3,
+                                                                title_boost=0.3, about_transcripts=5))
     by_model = scores(fake_bot(tmp_path, TINY_TRANSCRIPTS))
     set_here = scores(fake_bot(tmp_path, TINY_TRANSCRIPTS, config=RetrievalConfig(short_words=3)))
     assert by_model == set_here
     assert by_model["That is right."] > default["That is right."]
+
+
+def test_the_title_boost_is_the_index_s_model_s(tmp_path, monkeypatch):
+    """A model's title boost reaches the ranking as if the configuration had set it (the title
+    "Meeting on schools and teachers" matches the question)."""
+    from conftest import TINY_TRANSCRIPTS, FakeEmbedder, fake_bot
+
+    question = "What was said at the meeting on schools and teachers?"
+
+    def scores(bot):
+        return {h.passage.text: round(h.score, 6) for h in bot.ask(question, AskOptions(k=10)).hits}
+
+    default = scores(fake_bot(tmp_path, TINY_TRANSCRIPTS))
+    monkeypatch.setitem(calibration.KNOWN, FakeEmbedder.name,
+                        calibration.Calibration(0.35, 0.5, 0.55, 0.40, keyword_weight=1.0, short_words=12,
+                                                title_boost=0.0, about_transcripts=5))
+    by_model = scores(fake_bot(tmp_path, TINY_TRANSCRIPTS))
+    assert by_model == scores(fake_bot(tmp_path, TINY_TRANSCRIPTS, config=RetrievalConfig(title_boost=0.0))) != default
