@@ -275,9 +275,10 @@ def cmd_index(args: argparse.Namespace) -> int:
         print(f"warning: {line}", file=sys.stderr)
     if not for_model(settings.model)[1]:
         print(f"warning: model {model_label(settings.model)!r} has no measured thresholds: abstention, relevance "
-              "labels, the keyword weight and the short-reply length use all-MiniLM-L6-v2's (set abstain_below, "
-              "abstain_below_if_unknown, strong_similarity, good_similarity, keyword_weight and short_words with --set "
-              "or [retrieval])", file=sys.stderr)
+              "labels, the keyword and title weights, the short-reply length and the about stage use "
+              "all-MiniLM-L6-v2's (set abstain_below, abstain_below_if_unknown, strong_similarity, good_similarity, "
+              "keyword_weight, title_boost, short_words and about_transcripts with --set or [retrieval])",
+              file=sys.stderr)
     if args.json:
         _print_json(report.to_json())
     else:
