@@ -88,53 +88,27 @@ def test_indexing_with_a_model_that_has_no_measured_thresholds_says_so(tmp_path)
     assert "Traceback" not in done.stderr
 
 
-def test_bm25_weighs_in_the_fusion_what_the_index_s_model_s_calibration_says(tmp_path, monkeypatch):
-    """A model's keyword weight reaches the ranking as if the configuration had set it."""
+SCHOOLS = "What was said at the meeting on schools and teachers?"  # the title of one tiny transcript
+
+
+@pytest.mark.parametrize("knob, value, question", [
+    ("keyword_weight", 0.0, QUESTION),  # BM25's weight in the fusion
+    ("short_words", 3, QUESTION),  # "That is right." (3 words) is no longer discounted
+    ("title_boost", 0.0, SCHOOLS),  # "Meeting on schools and teachers" is no longer preferred
+    ("about_transcripts", 0, QUESTION),  # no transcript's passages compete whole
+])
+def test_a_knob_the_model_calibrates_reaches_the_ranking_as_a_set_one_would(tmp_path, monkeypatch, knob, value,
+                                                                            question):
+    """The index's model's value of a knob ranks exactly as the same value set in the
+    configuration, and differently from MiniLM's (the fake model's default)."""
+    from dataclasses import replace
+
     from conftest import TINY_TRANSCRIPTS, FakeEmbedder, fake_bot
-
-    def scores(bot):
-        return [(h.passage.id, round(h.score, 6)) for h in bot.ask(QUESTION, AskOptions(k=3)).hits]
-
-    default = scores(fake_bot(tmp_path, TINY_TRANSCRIPTS))
-    monkeypatch.setitem(calibration.KNOWN, FakeEmbedder.name,
-                        calibration.Calibration(0.35, 0.5, 0.55, 0.40, keyword_weight=0.0, short_words=12,
-                                                                title_boost=0.3, about_transcripts=5))
-    by_model = scores(fake_bot(tmp_path, TINY_TRANSCRIPTS))
-    set_here = scores(fake_bot(tmp_path, TINY_TRANSCRIPTS, config=RetrievalConfig(keyword_weight=0.0)))
-    assert by_model == set_here != default
-
-
-def test_a_short_reply_is_discounted_up_to_the_index_s_model_s_length(tmp_path, monkeypatch):
-    """The model's short-reply length reaches the ranking as if the configuration had set it:
-    "That is right." (3 words) loses its discount when the model's length is 3 words."""
-    from conftest import TINY_TRANSCRIPTS, FakeEmbedder, fake_bot
-
-    def scores(bot):
-        return {h.passage.text: round(h.score, 6) for h in bot.ask(QUESTION, AskOptions(k=10)).hits}
-
-    default = scores(fake_bot(tmp_path, TINY_TRANSCRIPTS))
-    monkeypatch.setitem(calibration.KNOWN, FakeEmbedder.name,
-                        calibration.Calibration(0.35, 0.5, 0.55, 0.40, keyword_weight=1.0, short_words=3,
-                                                                title_boost=0.3, about_transcripts=5))
-    by_model = scores(fake_bot(tmp_path, TINY_TRANSCRIPTS))
-    set_here = scores(fake_bot(tmp_path, TINY_TRANSCRIPTS, config=RetrievalConfig(short_words=3)))
-    assert by_model == set_here
-    assert by_model["That is right."] > default["That is right."]
-
-
-def test_the_title_boost_is_the_index_s_model_s(tmp_path, monkeypatch):
-    """A model's title boost reaches the ranking as if the configuration had set it (the title
-    "Meeting on schools and teachers" matches the question)."""
-    from conftest import TINY_TRANSCRIPTS, FakeEmbedder, fake_bot
-
-    question = "What was said at the meeting on schools and teachers?"
 
     def scores(bot):
         return {h.passage.text: round(h.score, 6) for h in bot.ask(question, AskOptions(k=10)).hits}
 
     default = scores(fake_bot(tmp_path, TINY_TRANSCRIPTS))
-    monkeypatch.setitem(calibration.KNOWN, FakeEmbedder.name,
-                        calibration.Calibration(0.35, 0.5, 0.55, 0.40, keyword_weight=1.0, short_words=12,
-                                                title_boost=0.0, about_transcripts=5))
+    monkeypatch.setitem(calibration.KNOWN, FakeEmbedder.name, replace(calibration.MINILM, **{knob: value}))
     by_model = scores(fake_bot(tmp_path, TINY_TRANSCRIPTS))
-    assert by_model == scores(fake_bot(tmp_path, TINY_TRANSCRIPTS, config=RetrievalConfig(title_boost=0.0))) != default
+    assert by_model == scores(fake_bot(tmp_path, TINY_TRANSCRIPTS, config=RetrievalConfig(**{knob: value}))) != default
