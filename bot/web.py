@@ -767,8 +767,29 @@ def launch(demo, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, prevent_thr
     url = f"http://{host}:{demo.server_port}/"
     print(f"transcript-bot web chat: {url}  (Ctrl+C stops it)", flush=True)
     if not prevent_thread_lock:
-        demo.block_thread()
+        _serve_until_interrupted(demo)
     return url
+
+
+def _serve_until_interrupted(demo) -> None:
+    """Block until Ctrl+C, then stop the server at once. uvicorn's graceful shutdown waits for
+    every open connection to close, and an open chat page or API client holds one (its event
+    stream) for as long as it lives, so Ctrl+C alone could leave the process waiting."""
+    import time
+
+    try:
+        while demo.is_running:
+            time.sleep(0.1)
+    except KeyboardInterrupt:
+        print("Stopping the web chat.", flush=True)
+    server = getattr(demo, "server", None)
+    if server is not None:
+        import logging
+
+        # The streams cut here end in CancelledError, which uvicorn would log as a traceback.
+        logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
+        server.force_exit = True  # do not wait for open streams
+        server.close()
 
 
 def _launch(demo, host: str, port: int, access: Access | None = None) -> None:

@@ -155,12 +155,16 @@ def _serve(args: list[str], log) -> "subprocess.Popen[str]":
 
 
 def _until_serving(proc: "subprocess.Popen[str]", log_path) -> list[str]:
-    """The server's output lines up to the one that gives the chat's address."""
+    """The server's output lines up to the one that gives the chat's address. The rest of its
+    output is read on by a thread into the same list, so a full pipe never stalls the server."""
+    import threading
+
     lines: list[str] = []
     while not any("web chat:" in line for line in lines):
         line = proc.stdout.readline()
         assert line, f"server ended: {lines} {log_path.read_text()}"
         lines.append(line)
+    threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()
     return lines
 
 
@@ -181,7 +185,7 @@ def test_transcript_bot_serve_logs_a_refused_request_in_one_line(tmp_path, small
                 client.predict("gas prices", 0, api_name="/ask")
             assert client.predict("gas prices", 2, api_name="/ask")["hits"]
         finally:
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(signal.SIGINT)  # with the client still connected: Ctrl+C must not wait for it
             proc.wait(timeout=60)
     log = log_path.read_text()
     assert "Traceback" not in log, log
@@ -230,10 +234,10 @@ def test_make_run_serves_the_bundled_corpus_with_the_default_model(tmp_path):
         try:
             lines = _until_serving(proc, log_path)
             assert any("is up to date" in line for line in lines), lines
-            got = Client(f"http://127.0.0.1:{port}/", verbose=False).predict(
-                "What did Putin say about a railway from Korea to Europe?", 3, api_name="/ask")
+            client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+            got = client.predict("What did Putin say about a railway from Korea to Europe?", 3, api_name="/ask")
         finally:
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(signal.SIGINT)  # with the client still connected, as a browser tab would be
             proc.wait(timeout=60)
     assert not got["abstained"] and got["space"] == "english"
     top = got["hits"][0]
