@@ -759,6 +759,8 @@ def launch(demo, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, prevent_thr
     BotError when it cannot listen there (the port was taken meanwhile, say).
     """
     check_address(host, port)
+    if not prevent_thread_lock:
+        _take_sigint()
     try:
         _launch(demo, host, port, access)
     except OSError as exc:  # Gradio's 20-line "Cannot find empty port": one line instead
@@ -771,10 +773,25 @@ def launch(demo, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, prevent_thr
     return url
 
 
+def _take_sigint() -> None:
+    """Handle SIGINT whatever this process inherited: a process started in the background by a
+    non-interactive shell (`serve &` in a script), or by a parent that ignores or blocks SIGINT,
+    would otherwise never see it (Python does not handle a signal ignored at its start)."""
+    import signal
+
+    try:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    except ValueError:  # not the main thread: the caller owns the signals
+        pass
+
+
 def _serve_until_interrupted(demo) -> None:
-    """Block until Ctrl+C, then stop the server at once. uvicorn's graceful shutdown waits for
-    every open connection to close, and an open chat page or API client holds one (its event
-    stream) for as long as it lives, so Ctrl+C alone could leave the process waiting."""
+    """Block until Ctrl+C (SIGINT), then stop the server at once. uvicorn's graceful shutdown
+    waits for every open connection to close, and an open chat page or API client holds one
+    (its event stream) for as long as it lives, so Ctrl+C alone could leave the process waiting.
+
+    SIGINT is taken before the address is printed (`_take_sigint`)."""
     import time
 
     try:

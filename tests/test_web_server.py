@@ -244,3 +244,34 @@ def test_make_run_serves_the_bundled_corpus_with_the_default_model(tmp_path):
     assert top["transcript"].endswith("24172_replies-to-russian-journalists-questions-about-talks-with-kim-jong-il.txt")
     assert "railway" in top["text"].lower() and top["url"] == "http://en.kremlin.ru/events/president/transcripts/24172"
     assert "Traceback" not in log_path.read_text()
+
+
+def test_serve_stops_on_ctrl_c_even_when_started_with_it_ignored(tmp_path, small_corpus, small_index):
+    """A server started as a non-interactive shell starts a background job (`serve &`: SIGINT
+    ignored, inherited through exec) still stops on SIGINT, at once, with a client connected."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from gradio_client import Client
+
+    port = free_port()
+    log_path = tmp_path / "server.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--port", str(port), "--corpus", str(small_corpus),
+                                 "--index", str(small_index), "--no-sync"], stdout=subprocess.PIPE, stderr=log,
+                                text=True, cwd=Path(__file__).resolve().parent.parent,
+                                env={**os.environ, "HF_HUB_OFFLINE": "1"},
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+        try:
+            _until_serving(proc, log_path)
+            client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+            assert client.predict("gas prices", 2, api_name="/ask")["hits"]
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=30) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert "Traceback" not in log_path.read_text()
