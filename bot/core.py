@@ -273,10 +273,15 @@ class TranscriptBot:
         return answer
 
     def _calibrated(self, data: store.IndexData) -> RetrievalConfig:
-        """The configuration with the knobs it leaves open (cosine thresholds, keyword weight,
-        short-reply length) set to the index's model's (`calibration`): cosines mean different
-        things to different encoders."""
+        """The configuration with the knobs it leaves open (cosine thresholds, keyword and title
+        weights, short-reply length, the about stage's breadth) set to the index's model's
+        (`calibration`): cosines mean different things to different encoders."""
         return self.config.for_model(data.manifest["model"]["name"])
+
+    def _multilingual_calibrated(self) -> RetrievalConfig:
+        """The same for the multilingual space: e5's values (MiniLM's, as e5 has none measured),
+        never the English model's."""
+        return self.config.for_model(MULTILINGUAL_MODEL)
 
     def _multilingual_retriever(self, data: store.IndexData, across: bool = True) -> Retriever:
         """A retriever over the multilingual space. Across languages BM25 has that space's keyword
@@ -286,7 +291,7 @@ class TranscriptBot:
         # Within one language, e5's own keyword weight: the configuration's, else the one measured
         # for a model without a calibration of its own (1.0, Russian fixtures), not the English
         # model's; the other knobs a model calibrates likewise e5's (MiniLM's values).
-        own = self.config.for_model(MULTILINGUAL_MODEL)
+        own = self._multilingual_calibrated()
         weight = self.config.multilingual_keyword_weight if across else own.keyword_weight
         return Retriever(data, replace(own, keyword_weight=weight), vectors=data.multilingual)
 
@@ -398,7 +403,7 @@ class TranscriptBot:
         cfg = self._calibrated(data)
         strong, good = ((cfg.strong_similarity, cfg.good_similarity) if english or by_keyword
                         else (cfg.multilingual_strong_similarity, cfg.multilingual_good_similarity))
-        short_words = cfg.short_words if english or by_keyword else self.config.for_model(MULTILINGUAL_MODEL).short_words
+        short_words = (cfg if english or by_keyword else self._multilingual_calibrated()).short_words
         labels = ranked_labels([s.dense for s in found], [word_count(s.passage.text) for s in found],
                                strong, good, short_words)
         hits = [

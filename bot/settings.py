@@ -113,11 +113,11 @@ class Settings:
         auth_file = file.get("auth_file")
         if auth_file is not None and not (isinstance(auth_file, str) and auth_file.strip()):
             raise ValueError(f"{path}: auth_file must be the path of a logins file, not {auth_file!r}"[:200])
+        index_path = Path(pick(index, ENV_INDEX, "index") or "index")
         return cls(
             corpus=Path(pick(corpus, ENV_CORPUS, "corpus") or "corpus"),
-            index=Path(pick(index, ENV_INDEX, "index") or "index"),
-            model=pick(model, ENV_MODEL, "model") or index_model(Path(pick(index, ENV_INDEX, "index") or "index"))
-            or DEFAULT_MODEL,
+            index=index_path,
+            model=pick(model, ENV_MODEL, "model") or index_model(index_path) or DEFAULT_MODEL,
             store=pick(store, ENV_STORE, "store") or None,
             encoder=chosen,
             cache=default_cache() if os.environ.get(ENV_CACHE) or not cache else Path(cache).expanduser(),
