@@ -10,10 +10,11 @@ may use both, display never replaces the verbatim text with them.
 
 In a conversational transcript (a meeting: the median turn has fewer than
 ``CONVERSATIONAL_MEDIAN_WORDS`` words, "Yeah .", "Okay ."), one turn is too little to find or
-to quote, so consecutive turns are packed into exchanges of up to ``MAX_TOKENS``, each line
-``Label: verbatim turn text``, lines separated by a blank line; consecutive exchanges share
-one turn. A turn too long to share an exchange is cut into windows as above. An exchange
-records the turns it spans (``turn``..``last_turn``) and the speaker with the most words.
+to quote, so consecutive turns are packed into exchanges of up to ``EXCHANGE_TOKENS``, each
+line ``Label: verbatim turn text``, lines separated by a blank line; consecutive exchanges
+share one turn. A turn too long to share an exchange is cut into windows as above, of the
+same budget. An exchange records the turns it spans (``turn``..``last_turn``) and the speaker
+with the most words.
 """
 
 from __future__ import annotations
@@ -23,8 +24,17 @@ from typing import Iterable
 
 from .records import ParsedTranscript, Passage, Turn
 
-PASSAGE_RULES = "turn-windows-v1"  # recorded in the index manifest; change it when rules change
+PASSAGE_RULES = "turn-windows-v2"  # recorded in the index manifest; change it when rules change
+# Rules an index may have been cut with that `index` brings up to date in place: it cuts every
+# transcript anew and re-embeds only the passages that come out differently (v1 -> v2: a
+# meeting's exchanges grew from 200 to 300 estimated tokens; interviews are cut as before).
+UPGRADABLE_PASSAGE_RULES = ("turn-windows-v1",)
 MAX_TOKENS = 200  # budget for the passage text; the rest of the 256 is left for context
+# Budget of a meeting's exchange. Larger than a turn's window: an exchange is embedded alone
+# (no context), and all-mpnet-base-v2 reads 384 word pieces. QMSum val with mpnet, 200 -> 300:
+# Hit@10 0.620 -> 0.658, false abstentions 6 -> 4; all-MiniLM-L6-v2 reads only its first 256
+# word pieces of one (Hit@10 0.574 -> 0.599, but false abstentions 10 -> 27) (docs/RETRIEVAL.md).
+EXCHANGE_TOKENS = 300
 CONTEXT_WORDS = 40  # how much of the prompting turn is kept with a reply
 CONVERSATIONAL_MEDIAN_WORDS = 10  # a transcript whose median speaker turn is shorter is cut into exchanges
 CONVERSATIONAL_MIN_TURNS = 20
@@ -131,11 +141,12 @@ def exchange_line(turn: Turn) -> str:
 
 
 def passages_for(
-    rel: str, parsed: ParsedTranscript, first_id: int, max_tokens: int = MAX_TOKENS
+    rel: str, parsed: ParsedTranscript, first_id: int, max_tokens: int = MAX_TOKENS,
+    exchange_tokens: int = EXCHANGE_TOKENS,
 ) -> list[Passage]:
     """All passages of one parsed transcript, with ids from ``first_id`` upwards."""
     if is_conversational(parsed):
-        return _exchange_passages(rel, parsed, first_id, max_tokens)
+        return _exchange_passages(rel, parsed, first_id, exchange_tokens)
     meta = parsed.meta
     out: list[Passage] = []
     previous = None

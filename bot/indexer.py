@@ -30,7 +30,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import sentences, store, vector_index
-from .chunking import PASSAGE_RULES, embedding_text, passages_for
+from .chunking import PASSAGE_RULES, UPGRADABLE_PASSAGE_RULES, embedding_text, passages_for
 from .corpus import CorpusFile, read_transcript, scan
 from .decoding import MAX_FILE_BYTES
 from .embedding import Embedder
@@ -64,6 +64,7 @@ class SyncReport:
     multilingual_sentences_embedded: int = 0  # the same, in the multilingual space
     seconds: float = 0.0
     rebuilt_because: str | None = None
+    recut_from: str | None = None  # the passage rules the index had, when this update cut it anew by today's
     model_switched_from: str | None = None  # the English space was re-embedded from this model's (see _model_switch)
     languages_recorded: int = 0  # unchanged transcripts whose language this update recorded (older indexes)
     wrote: bool = False
@@ -89,6 +90,7 @@ class SyncReport:
             f"{f'; {self.multilingual_sentences_embedded} sentences embedded in the multilingual space' if self.multilingual_sentences_embedded else ''}"
             f")"
             f"{f'; language recorded for {self.languages_recorded} transcripts' if self.languages_recorded else ''}"
+            f"{f'; passages cut by {PASSAGE_RULES!r}, not {self.recut_from!r}' if self.recut_from else ''}"
             f"; {self.seconds:.1f} s"
         )
 
@@ -102,7 +104,7 @@ class SyncReport:
             "multilingual_reused": self.multilingual_reused, "sentences_embedded": self.sentences_embedded,
             "multilingual_sentences_embedded": self.multilingual_sentences_embedded,
             "seconds": round(self.seconds, 2), "rebuilt_because": self.rebuilt_because,
-            "model_switched_from": self.model_switched_from, "phases": self.phases,
+            "model_switched_from": self.model_switched_from, "recut_from": self.recut_from, "phases": self.phases,
             "languages_recorded": self.languages_recorded,
         }
 
@@ -203,8 +205,14 @@ def sync(
             try:
                 manifest = store.read_manifest(index_dir, corpus)
                 switch_from = _model_switch(manifest, model, multilingual, vector_store)
-                store.check_compatible(manifest, index_dir, None if switch_from else model, PASSAGE_RULES,
+                rules = manifest.get("passage_rules")
+                store.check_compatible(manifest, index_dir, None if switch_from else model,
+                                       None if rules in UPGRADABLE_PASSAGE_RULES else PASSAGE_RULES,
                                        versions=store.UPGRADABLE_VERSIONS, corpus=corpus)
+                if rules != PASSAGE_RULES:
+                    report.recut_from = rules
+                    say(f"cutting every transcript into passages by the rules {PASSAGE_RULES!r} (the index has "
+                        f"{rules!r}); only passages cut differently are embedded")
                 if manifest.get("embedding_text") != EMBEDDING_MODE:
                     raise IndexMismatch("embedding text rules changed")
                 if switch_from:
@@ -245,9 +253,10 @@ def sync(
         transcripts: dict[str, Any] = {}
         old_skipped: dict[str, Any] = old.manifest.get("skipped", {}) if old else {}
         skipped: dict[str, Any] = {}  # files that could not be read, by fingerprint: not retried until edited
+        recut = old is not None and report.recut_from is not None
         for item in listing.files:
             before = old_transcripts.get(item.rel)
-            if before and before["fingerprint"] == item.fingerprint:
+            if before and before["fingerprint"] == item.fingerprint and not recut:
                 report.unchanged.append(item.rel)
                 transcripts[item.rel] = before
                 if "language" not in before:  # indexed before languages were recorded: read it, embed nothing
@@ -275,8 +284,15 @@ def sync(
                 else:
                     report.problems.append(str(exc))
                 continue
-            report.problems.extend(parsed.warnings)
             new = passages_for(item.rel, parsed, next_id)
+            if recut and before and before["fingerprint"] == item.fingerprint and _same_passages(new, old.passages(item.rel)):
+                report.unchanged.append(item.rel)  # cut as before: its rows are kept as they are
+                transcripts[item.rel] = before
+                if "language" not in before:
+                    transcripts[item.rel] = {**before, "language": parsed.meta.language or UNDETERMINED}
+                    report.languages_recorded += 1
+                continue
+            report.problems.extend(parsed.warnings)
             next_id += len(new)
             fresh_start[item.rel] = len(fresh)
             fresh.extend(new)
@@ -288,7 +304,7 @@ def sync(
         n_passages = sum(int(e.get("passages", 0)) for e in transcripts.values())
         kind = vector_index.choose_kind(approximate, old_kind, n_passages) if spec.kind == "faiss" else "flat"
         same_store = old is not None and store.same_collection(StoreSpec.of_manifest(old.manifest), spec)
-        if (old and not fresh and not report.removed and kind == old_kind and not upgrading
+        if (old and not fresh and not report.removed and kind == old_kind and not upgrading and not recut
                 and skipped == old_skipped and same_store and ml_on == (_old_space(old) is not None)
                 and not report.languages_recorded and old.sentences is not None and sentences.current(old.manifest, model)
                 and (not ml_on or _ml_sentences_current(old.manifest))):
@@ -414,11 +430,19 @@ def sync(
     return report
 
 
+def _same_passages(new: list[Passage], old: list[Passage]) -> bool:
+    """Whether a transcript cut anew gives the passages it has in the index (ids aside)."""
+    strip = lambda p: {**p.to_json(), "id": None}
+    return len(new) == len(old) and all(strip(a) == strip(b) for a, b in zip(new, old))
+
+
 def _nothing_changed(files: list[CorpusFile], manifest: dict[str, Any], approximate: bool | None,
                      vector_store: StoreSpec | None = None, multilingual: bool | None = None) -> bool:
     """Whether the index already matches the corpus, judged from the manifest alone."""
     if manifest.get("format_version") != store.FORMAT_VERSION or compare(files, manifest).stale:
         return False
+    if manifest.get("passage_rules") != PASSAGE_RULES:
+        return False  # cut the transcripts anew (an index from before today's rules)
     if store.keyword_stemmer(manifest) != STEMMER or _languages_missing(manifest):
         return False  # re-tokenise the keyword rows / record languages (no re-embedding)
     if not sentences.current(manifest, manifest.get("model", {}).get("name")):

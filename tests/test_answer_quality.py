@@ -251,7 +251,9 @@ def test_neighbouring_exchanges_of_a_meeting_join_into_one_verbatim_hit_citing_e
     when both rank, wherever the second ranks, they are one hit, a contiguous span of the
     source whose citation spans both and names every speaker."""
     text = (FIXTURES / MEETING).read_text(encoding="utf-8")
-    exchanges = [p for p in passages_for(MEETING, parse_text(MEETING, text), 0) if p.last_turn is not None]
+    # short exchanges, so that three in a row stay under the 400 words a joined hit may have
+    exchanges = [p for p in passages_for(MEETING, parse_text(MEETING, text), 0, exchange_tokens=120)
+                 if p.last_turn is not None]
     a, b = next((x, y) for x, y in zip(exchanges, exchanges[1:]) if x.last_turn == y.turn
                 and len((x.text + y.text).split()) < 400)
     other = next(p for p in exchanges if p.turn > b.last_turn + 2)
@@ -409,3 +411,27 @@ def test_an_exchange_names_all_its_speakers_and_quotes_with_the_right_label():
 
     assert quote("A: Hello there.") == "A: Hello there." and quote("Next one.") == "A: Next one."
     assert quote("Really.") == "B: Really." and quote("Yes indeed.") == "B: Yes indeed."  # "Fine:" is no speaker
+
+
+def test_an_index_cut_by_older_rules_is_refused_by_ask_and_updated_by_index(quality, tmp_path):
+    """Through the command line, with the real model: `ask` on an index whose manifest names the
+    previous passage rules says in one line how to update it; `index` then cuts every transcript
+    anew (the meeting included), embeds nothing that comes out as before, and `ask` answers."""
+    paths, root = quality
+    index = tmp_path / "index"
+    shutil.copytree(root / "index", index)
+    manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
+    manifest["passage_rules"] = "turn-windows-v1"
+    (index / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    args = ["--corpus", str(root / "corpus"), "--index", str(index)]
+    refused = run("ask", "What did the Industrial Designer say about the customers' taste?", *args)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    (line,) = refused.stderr.strip().splitlines()
+    assert "cut into passages by rules 'turn-windows-v1'" in line and f"transcript-bot index --index {index}" in line
+    updated = run("index", *args, "--json")
+    assert updated.returncode == 0, updated.stderr
+    report = json.loads(updated.stdout)
+    assert report["recut_from"] == "turn-windows-v1" and report["embedded"] == 0 and report["changed"] == []
+    assert json.loads((index / "manifest.json").read_text(encoding="utf-8"))["passage_rules"] == "turn-windows-v2"
+    (result,) = ask([args], "What did the Industrial Designer say about the customers' taste?", "-k", "3")
+    assert result["hits"] and result["hits"][0]["text"] in (FIXTURES / MEETING).read_text(encoding="utf-8")

@@ -303,3 +303,63 @@ def test_freshness_rereads_only_files_changed_since_the_last_check(tmp_path, mon
     os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
     fresh = freshness(corpus, manifest, cache)
     assert hashed[first:] == [target.name] and fresh.changed == [f"kremlin/{target.name}"]
+
+
+def test_an_index_cut_by_older_passage_rules_is_recut_and_only_changed_passages_embedded(tmp_path, monkeypatch):
+    """An index from before the 300-token exchanges (rules turn-windows-v1) is refused by readers
+    with the command that updates it; that update cuts every transcript anew and embeds only the
+    passages that come out differently (the meeting's), and ends equal to a fresh build."""
+    from bot import chunking, indexer
+    from bot.chunking import UPGRADABLE_PASSAGE_RULES, embedding_text
+    from conftest import TINY_TRANSCRIPTS, FakeEmbedder
+
+    meeting = Path(__file__).resolve().parent / "fixtures" / "quality" / "TS3010c_excerpt.txt"
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    for name, text in TINY_TRANSCRIPTS.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    shutil.copy(meeting, corpus / meeting.name)
+    fake = FakeEmbedder()
+    with monkeypatch.context() as old_rules:  # the indexer as it was: 200-token exchanges, rules v1
+        old_rules.setattr(indexer, "PASSAGE_RULES", UPGRADABLE_PASSAGE_RULES[0])
+        old_rules.setattr(indexer, "passages_for", lambda *a, **k: chunking.passages_for(*a, **k, exchange_tokens=200))
+        sync(corpus, index, fake.name, lambda: fake, progress=False)
+    before = store.load(index)
+    assert before.manifest["passage_rules"] == "turn-windows-v1"
+    with pytest.raises(IndexMismatch, match=r"cut into passages by rules 'turn-windows-v1', this version uses "
+                                            r"'turn-windows-v2'; update it .only passages now cut differently are "
+                                            r"re-embedded. with: transcript-bot index"):
+        store.load(index, passage_rules=PASSAGE_RULES, upgradable_rules=UPGRADABLE_PASSAGE_RULES)
+
+    fake.embedded.clear()
+    report = sync(corpus, index, fake.name, lambda: fake, progress=False)
+    assert report.recut_from == "turn-windows-v1" and report.wrote
+    assert report.changed == [meeting.name] and sorted(report.unchanged) == sorted(TINY_TRANSCRIPTS)
+    assert "passages cut by 'turn-windows-v2', not 'turn-windows-v1'" in report.summary()
+    after = store.load(index, passage_rules=PASSAGE_RULES)
+    exchanges = lambda data: [p for p in data.passages if p.transcript == meeting.name]  # noqa: E731
+    assert len(exchanges(after)) < len(exchanges(before))  # fewer, longer exchanges
+    # the meeting's new exchanges (and any quotable sentence of theirs the table lacked), nothing else
+    assert fake.embedded and all(any(t == embedding_text(p) or t in p.text for p in exchanges(after))
+                                 for t in fake.embedded)
+    assert report.embedded == len(exchanges(after)) - report.reused
+    interviews = lambda data: [(p.id, p.text) for p in data.passages if p.transcript != meeting.name]  # noqa: E731
+    assert interviews(after) == interviews(before)  # kept row for row, ids and all
+    fresh = tmp_path / "fresh"
+    sync(corpus, fresh, fake.name, lambda: FakeEmbedder(), progress=False)
+    strip = lambda data: [(p.transcript, p.turn, p.last_turn, p.part, p.text) for p in data.passages]  # noqa: E731
+    assert strip(after) == strip(store.load(fresh))
+    assert not sync(corpus, index, fake.name, lambda: fake, progress=False).wrote  # now up to date
+
+    # interviews alone cut as before: nothing embedded, but the manifest records today's rules
+    plain = tmp_path / "plain"
+    (plain / "corpus").mkdir(parents=True)
+    for name, text in TINY_TRANSCRIPTS.items():
+        (plain / "corpus" / name).write_text(text, encoding="utf-8")
+    with monkeypatch.context() as old_rules:
+        old_rules.setattr(indexer, "PASSAGE_RULES", UPGRADABLE_PASSAGE_RULES[0])
+        sync(plain / "corpus", plain / "index", fake.name, lambda: fake, progress=False)
+    fake.embedded.clear()
+    report = sync(plain / "corpus", plain / "index", fake.name, lambda: fake, progress=False)
+    assert report.recut_from == "turn-windows-v1" and report.wrote and report.embedded == 0 and not fake.embedded
+    assert store.load(plain / "index", passage_rules=PASSAGE_RULES).manifest["passage_rules"] == PASSAGE_RULES
