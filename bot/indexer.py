@@ -209,12 +209,12 @@ def sync(
                 store.check_compatible(manifest, index_dir, None if switch_from else model,
                                        None if rules in UPGRADABLE_PASSAGE_RULES else PASSAGE_RULES,
                                        versions=store.UPGRADABLE_VERSIONS, corpus=corpus)
+                if manifest.get("embedding_text") != EMBEDDING_MODE:
+                    raise IndexMismatch("embedding text rules changed")
                 if rules != PASSAGE_RULES:
                     report.recut_from = rules
                     say(f"cutting every transcript into passages by the rules {PASSAGE_RULES!r} (the index has "
                         f"{rules!r}); only passages cut differently are embedded")
-                if manifest.get("embedding_text") != EMBEDDING_MODE:
-                    raise IndexMismatch("embedding text rules changed")
                 if switch_from:
                     report.model_switched_from = switch_from
                     say(f"re-embedding the English space with {model!r} (the index was built with {switch_from!r}); "
@@ -234,7 +234,7 @@ def sync(
                 pass
             except (IndexMismatch, IndexCorrupt) as exc:
                 report.rebuilt_because = str(exc)
-                report.model_switched_from = None
+                report.model_switched_from = report.recut_from = None
                 say(f"rebuilding the whole index: {exc}")
                 old, switch_from = None, None
         old_transcripts: dict[str, Any] = old.manifest.get("transcripts", {}) if old else {}

@@ -359,7 +359,13 @@ def test_an_index_cut_by_older_passage_rules_is_recut_and_only_changed_passages_
     with monkeypatch.context() as old_rules:
         old_rules.setattr(indexer, "PASSAGE_RULES", UPGRADABLE_PASSAGE_RULES[0])
         sync(plain / "corpus", plain / "index", fake.name, lambda: fake, progress=False)
+    damaged = plain / "damaged"
+    shutil.copytree(plain / "index", damaged)
+    next(damaged.glob("passages.*.jsonl")).write_text("", encoding="utf-8")
     fake.embedded.clear()
     report = sync(plain / "corpus", plain / "index", fake.name, lambda: fake, progress=False)
     assert report.recut_from == "turn-windows-v1" and report.wrote and report.embedded == 0 and not fake.embedded
+    # a damaged one is rebuilt whole, which is not called a re-cut
+    rebuilt = sync(plain / "corpus", damaged, fake.name, lambda: fake, progress=False)
+    assert rebuilt.rebuilt_because and rebuilt.recut_from is None and rebuilt.embedded == rebuilt.passages
     assert store.load(plain / "index", passage_rules=PASSAGE_RULES).manifest["passage_rules"] == PASSAGE_RULES
