@@ -29,7 +29,7 @@ import numpy as np
 from . import calibration, quotecheck, store, timeline
 from .abstention import decide, decide_by_sentence, decide_by_words
 from .answer import NOT_FOUND, Answer, Hit, choose_sentences, ranked_labels, relevance_label
-from .chunking import PASSAGE_RULES, UPGRADABLE_PASSAGE_RULES, join_overlapping
+from .chunking import PASSAGE_RULES, join_overlapping
 from .dates import in_range, normalise_iso, range_bounds
 from .embedding import Embedder, load_query_embedder
 from .errors import BadQuery, BotError
@@ -146,8 +146,7 @@ class TranscriptBot:
             self._loaded_manifest_mtime = mtime
             return False
         data = store.load(self.settings.index, model=self.settings.model, passage_rules=PASSAGE_RULES, mmap=True,
-                          corpus=self.settings.corpus, store=self.settings.vector_store(),
-                          upgradable_rules=UPGRADABLE_PASSAGE_RULES)
+                          corpus=self.settings.corpus, store=self.settings.vector_store())
         directory = SpeakerDirectory(p.speaker for p in data.passages if p.speaker)
         with self._lock:
             self._data, self._retriever, self._directory = data, Retriever(data, self.config), directory

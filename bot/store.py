@@ -49,6 +49,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from . import vector_index
+from .chunking import UPGRADABLE_PASSAGE_RULES
 from .dates import range_bounds
 from .errors import BotError, IndexBusy, IndexCorrupt, IndexMismatch, IndexMissing
 from .keyword import LEGACY_STEMMER, KeywordIndex
@@ -280,10 +281,10 @@ def read_manifest(folder: Path, corpus: Path | None = None) -> dict[str, Any]:
 
 
 def check_compatible(manifest: dict[str, Any], folder: Path, model: str | None, passage_rules: str | None,
-                     versions: tuple[int, ...] = (FORMAT_VERSION,), corpus: Path | None = None,
-                     upgradable_rules: tuple[str, ...] = ()) -> None:
+                     versions: tuple[int, ...] = (FORMAT_VERSION,), corpus: Path | None = None) -> None:
     """Refuse an index of another format version, model or passage rules, saying how to fix it
-    (``upgradable_rules``: older passage rules that `index` updates in place, not rebuilds)."""
+    (older rules that `index` updates in place, `chunking.UPGRADABLE_PASSAGE_RULES`, with that
+    command rather than a rebuild)."""
     fix = f"rebuild it with: {index_command(folder, corpus, '--full')}"
     if manifest.get("format_version") not in versions:
         if manifest.get("format_version") in UPGRADABLE_VERSIONS:
@@ -297,7 +298,7 @@ def check_compatible(manifest: dict[str, Any], folder: Path, model: str | None, 
         raise IndexMismatch(f"{folder}/ was built with model {built_with!r}, not {model!r}; name no model to use "
                             f"its own, or switch it with: {index_command(folder, corpus)} --model {_arg(model)}")
     if passage_rules is not None and manifest.get("passage_rules") != passage_rules:
-        if manifest.get("passage_rules") in upgradable_rules:
+        if manifest.get("passage_rules") in UPGRADABLE_PASSAGE_RULES:
             raise IndexMismatch(f"{folder}/ was cut into passages by rules {manifest.get('passage_rules')!r}, this "
                                 f"version uses {passage_rules!r}; update it (only passages now cut differently are "
                                 f"re-embedded) with: {index_command(folder, corpus)}")
@@ -308,8 +309,7 @@ def check_compatible(manifest: dict[str, Any], folder: Path, model: str | None, 
 
 
 def load(folder: Path, model: str | None = None, passage_rules: str | None = None, mmap: bool = False,
-         corpus: Path | None = None, store: StoreSpec | None = None,
-         upgradable_rules: tuple[str, ...] = ()) -> IndexData:
+         corpus: Path | None = None, store: StoreSpec | None = None) -> IndexData:
     """Load and verify the current generation of the index in ``folder``.
 
     With ``mmap`` the vectors stay in the page cache instead of being copied into this process
@@ -322,7 +322,7 @@ def load(folder: Path, model: str | None = None, passage_rules: str | None = Non
     from the one the indexer used.
     """
     manifest = read_manifest(folder, corpus)
-    check_compatible(manifest, folder, model, passage_rules, corpus=corpus, upgradable_rules=upgradable_rules)
+    check_compatible(manifest, folder, model, passage_rules, corpus=corpus)
     files = verify(folder, manifest, corpus)
     passages_file = folder / files["passages"]["path"]
     passages = [Passage.from_json(json.loads(line)) for line in _lines(passages_file)]

@@ -838,7 +838,7 @@ def ensure_index(settings: Settings, embedder_holder: dict[str, Any]) -> None:
     command that rebuilds it, and not called up to date: rebuilding it is the user's call.
     """
     from . import store
-    from .chunking import PASSAGE_RULES, UPGRADABLE_PASSAGE_RULES
+    from .chunking import PASSAGE_RULES
     from .embedding import load_embedder
     from .errors import IndexMismatch, IndexMissing
     from .indexer import freshness, sync
@@ -846,8 +846,7 @@ def ensure_index(settings: Settings, embedder_holder: dict[str, Any]) -> None:
     reason = None
     try:
         manifest = store.read_manifest(settings.index, settings.corpus)
-        store.check_compatible(manifest, settings.index, settings.model, PASSAGE_RULES, corpus=settings.corpus,
-                               upgradable_rules=UPGRADABLE_PASSAGE_RULES)
+        store.check_compatible(manifest, settings.index, settings.model, PASSAGE_RULES, corpus=settings.corpus)
         store.verify(settings.index, manifest, settings.corpus)  # checksums: "up to date" only if intact
         if not Path(settings.corpus).exists():
             print(f"warning: corpus folder {settings.corpus} not found; serving the index as it is", file=sys.stderr)

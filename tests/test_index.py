@@ -329,7 +329,7 @@ def test_an_index_cut_by_older_passage_rules_is_recut_and_only_changed_passages_
     with pytest.raises(IndexMismatch, match=r"cut into passages by rules 'turn-windows-v1', this version uses "
                                             r"'turn-windows-v2'; update it .only passages now cut differently are "
                                             r"re-embedded. with: transcript-bot index"):
-        store.load(index, passage_rules=PASSAGE_RULES, upgradable_rules=UPGRADABLE_PASSAGE_RULES)
+        store.load(index, passage_rules=PASSAGE_RULES)
 
     fake.embedded.clear()
     report = sync(corpus, index, fake.name, lambda: fake, progress=False)
